@@ -1,0 +1,31 @@
+# `make serve` and `make test` set everything up on first use (a .venv with the
+# package, the docs and test tools, and KaTeX from npm), then serve or test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export NO_MKDOCS_2_WARNING := 1
+
+.PHONY: serve test build setup clean
+
+serve: setup  ## the site with live reload on http://127.0.0.1:8000
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+test: setup  ## every test: package, pages (both languages), docs_src scripts, workflows
+	$(BIN)/pytest --durations=15
+
+build: setup  ## the site into site/, failing on any warning
+	$(BIN)/mkdocs build --strict
+
+setup: $(VENV)/.installed node_modules/.package-lock.json
+
+$(VENV)/.installed: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+clean:
+	rm -rf site .pytest_cache

@@ -1,0 +1,148 @@
+"""Run the Python fences of a book page, exactly as the page shows them.
+
+Shared by the site build (``docs_hooks/build.py`` puts each fence's printed output
+and figures under it) and by the tests (``tests/conftest.py`` runs each fence as a
+pytest item). Both expand ``--8<--`` includes with pymdownx.snippets configured as
+in ``mkdocs.yml``, so the code that runs is the code the reader sees.
+
+A page is one Python session: its fences run in order in one namespace, like a
+reader pasting them one after another into a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import sys
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import markdown
+from markdown_it import MarkdownIt
+from mkdocs.utils import yaml_load
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON_LANGS = {"py", "python", "python3"}
+INCLUDE = re.compile(r'^\s*--8<--\s+"(?P<path>[^":]+)(?::(?P<section>[A-Za-z0-9_-]+))?"\s*$')
+ALT = re.compile(r'\s*alt="(?P<alt>[^"]*)"')
+
+
+@dataclass
+class Fence:
+    """One Python fence of a page, with its includes expanded."""
+
+    info: str  # the fence's info string, e.g. 'python alt="..."'
+    raw: str  # the fence body as written in the markdown
+    code: str  # the body after pymdownx.snippets
+    first_line: int  # 1-based markdown line of the body's first line
+    end_line: int  # 1-based markdown line of the closing fence
+    filename: str  # where the code lives: a docs_src file or the page
+    lineno: int  # line in `filename` of the code's first line
+    includes: list[str] = field(default_factory=list)
+
+    @property
+    def alt(self) -> str | None:
+        """Alt text for the figures this fence draws (fence attribute ``alt="..."``)."""
+        match = ALT.search(self.info)
+        return match.group("alt") if match else None
+
+
+def _snippets_config() -> dict:
+    with open(ROOT / "mkdocs.yml", encoding="utf-8") as f:
+        config = yaml_load(f)
+    for ext in config["markdown_extensions"]:
+        if isinstance(ext, dict) and "pymdownx.snippets" in ext:
+            options = dict(ext["pymdownx.snippets"] or {})
+            options["base_path"] = [str(ROOT / p) for p in options.get("base_path", ["."])]
+            return options
+    raise RuntimeError("mkdocs.yml does not enable pymdownx.snippets")
+
+
+_snippets = None
+
+
+def expand(text: str) -> str:
+    """Expand the ``--8<--`` includes in ``text`` the way the site build does."""
+    global _snippets
+    if _snippets is None:
+        md = markdown.Markdown(extensions=["pymdownx.snippets"],
+                               extension_configs={"pymdownx.snippets": _snippets_config()})
+        _snippets = md.preprocessors["snippet"]
+    return "\n".join(_snippets.run(text.split("\n")))
+
+
+def _section_start(path: str, section: str | None) -> int:
+    """1-based line in ``path`` of the first line a section include yields."""
+    if section is None:
+        return 1
+    lines = (ROOT / path).read_text(encoding="utf-8").splitlines()
+    marker = f"# --8<-- [start:{section}]"
+    for number, line in enumerate(lines, 1):
+        if line.strip() == marker:
+            return number + 1
+    raise ValueError(f"{path} has no section {section!r} (expected a line '{marker}')")
+
+
+def python_fences(page_text: str, page_path: str) -> list[Fence]:
+    """The Python fences of a page, in order, with includes expanded."""
+    fences = []
+    for token in MarkdownIt("commonmark").parse(page_text):
+        words = token.info.strip("{} ").split()
+        if token.type != "fence" or not words or words[0].lstrip(".") not in PYTHON_LANGS:
+            continue
+        if "notest" in words:
+            continue
+        raw = token.content
+        includes = [m for m in map(INCLUDE.match, raw.splitlines()) if m]
+        code = expand(raw)
+        filename, lineno = page_path, token.map[0] + 2
+        if len(includes) == 1 and raw.strip() == includes[0].group(0).strip():
+            # A fence that is exactly one include: errors point into docs_src.
+            filename = str(ROOT / includes[0]["path"])
+            lineno = _section_start(includes[0]["path"], includes[0]["section"])
+        fences.append(Fence(token.info, raw, code, token.map[0] + 2, token.map[1],
+                            filename, lineno, [m.group(0).strip() for m in includes]))
+    return fences
+
+
+@contextlib.contextmanager
+def _working_directory(path: Path):
+    previous = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+class PageSession:
+    """A fresh interpreter for one page: run its fences in order, capture what they print.
+
+    Each fence runs with ``workdir`` as the current directory (chapters write
+    ``runs/``, ``checkpoints/`` and ``data/`` relative to it). The figures a fence
+    leaves open are returned and closed, so each fence reports only its own.
+    """
+
+    def __init__(self, name: str, workdir: Path):
+        module_name = "book_page_" + re.sub(r"\W", "_", name)
+        self.module = types.ModuleType(module_name)
+        sys.modules[module_name] = self.module  # so pickle and dataclasses find page classes
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+
+    def run(self, fence: Fence) -> tuple[str, list]:
+        """Execute one fence; return (printed text, list of matplotlib figures)."""
+        os.environ.setdefault("MPLBACKEND", "Agg")
+        import matplotlib.pyplot as plt
+
+        plt.close("all")
+        code = "\n" * (fence.lineno - 1) + fence.code + "\n"
+        compiled = compile(code, fence.filename, "exec", dont_inherit=True)
+        stdout = io.StringIO()
+        with _working_directory(self.workdir), contextlib.redirect_stdout(stdout):
+            exec(compiled, self.module.__dict__)
+        figures = [plt.figure(number) for number in plt.get_fignums()]
+        return stdout.getvalue(), figures
