@@ -9,7 +9,7 @@ from pytorch_notes import line_data
 
 x, y = line_data(n=100, slope=2.0, intercept=1.0, noise=0.1, seed=0)
 print("x:", tuple(x.shape), "y:", tuple(y.shape))
-print("first points:", [(round(a, 2), round(b, 2)) for a, b in zip(x[:3, 0].tolist(), y[:3, 0].tolist())])
+print("first three (x, y) points:\n", torch.cat([x[:3], y[:3]], dim=1))
 # --8<-- [end:data]
 
 # %%

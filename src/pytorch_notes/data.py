@@ -14,7 +14,8 @@ def line_data(n: int = 100, slope: float = 2.0, intercept: float = 1.0, noise: f
 
     Args:
         n: number of points, at least 2.
-        slope, intercept: the line to recover.
+        slope: slope of the line to recover.
+        intercept: intercept of the line to recover.
         noise: standard deviation of the noise added to ``y`` (0 for exact points).
         seed: seed of the noise.
 

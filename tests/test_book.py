@@ -1,0 +1,116 @@
+"""The book's machinery: twins, includes, fences that would escape the tests, scripts."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import book
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+EN_PAGES = sorted(p for p in DOCS.rglob("*.md") if not p.name.endswith(".zh.md"))
+ZH_PAGES = sorted(DOCS.rglob("*.zh.md"))
+SCRIPTS = sorted((ROOT / "docs_src").rglob("*.py"))
+INDENTED_PYTHON_FENCE = re.compile(r"^[ \t]+(`{3,}|~{3,})\s*\{?\s*\.?(python|py|python3)\b", re.MULTILINE)
+
+
+def twin(page: Path) -> Path:
+    return page.with_name(page.name.removesuffix(".md") + ".zh.md")
+
+
+def relative(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def test_there_are_pages_and_scripts():
+    assert len(EN_PAGES) >= 12 and len(SCRIPTS) >= 10
+
+
+@pytest.mark.parametrize("page", EN_PAGES, ids=relative)
+def test_every_page_has_a_chinese_twin(page):
+    assert twin(page).is_file(), f"{relative(page)} has no Chinese twin {relative(twin(page))}"
+
+
+@pytest.mark.parametrize("page", ZH_PAGES, ids=relative)
+def test_every_chinese_page_has_an_english_twin(page):
+    english = page.with_name(page.name.removesuffix(".zh.md") + ".md")
+    assert english.is_file(), f"{relative(page)} has no English twin"
+
+
+@pytest.mark.parametrize("page", EN_PAGES, ids=relative)
+def test_twins_run_the_same_code_in_the_same_order(page):
+    english = [f.raw for f in book.python_fences(page.read_text(encoding="utf-8"), relative(page))]
+    chinese = [f.raw for f in book.python_fences(twin(page).read_text(encoding="utf-8"), relative(twin(page)))]
+    assert english == chinese
+
+
+@pytest.mark.parametrize("page", EN_PAGES, ids=relative)
+def test_twins_have_the_same_heading_structure(page):
+    def levels(path):
+        text = re.sub(r"^(`{3,}).*?^\1", "", path.read_text(encoding="utf-8"), flags=re.S | re.M)
+        return [len(m) for m in re.findall(r"^(#{1,6}) ", text, flags=re.M)]
+
+    assert levels(page) == levels(twin(page))
+
+
+@pytest.mark.parametrize("page", EN_PAGES + ZH_PAGES, ids=relative)
+def test_no_python_fence_hides_in_an_admonition_or_tab(page):
+    # pytest-markdown-docs (and the build's runner) only see top-level fences; an
+    # indented one would be shown to readers but never run.
+    hidden = INDENTED_PYTHON_FENCE.findall(page.read_text(encoding="utf-8"))
+    assert not hidden, f"{relative(page)}: a python fence inside an admonition/tab is never run"
+
+
+@pytest.mark.parametrize("page", EN_PAGES + ZH_PAGES, ids=relative)
+def test_fences_include_existing_sections_one_per_fence(page):
+    for fence in book.python_fences(page.read_text(encoding="utf-8"), relative(page)):
+        assert len(fence.includes) == 1 and fence.raw.strip() == fence.includes[0], (
+            f"{relative(page)} line {fence.first_line}: a fence holds exactly one --8<-- include")
+        assert fence.code.strip(), f"{relative(page)} line {fence.first_line}: the include is empty"
+
+
+def test_every_section_of_every_script_is_shown_on_a_page():
+    included = {f.includes[0] for page in EN_PAGES
+                for f in book.python_fences(page.read_text(encoding="utf-8"), relative(page))}
+    for script in SCRIPTS:
+        sections = re.findall(r"^# --8<-- \[start:([\w-]+)\]$", script.read_text(encoding="utf-8"), re.M)
+        assert sections, f"{relative(script)} has no sections"
+        for section in sections:
+            assert f'--8<-- "{relative(script)}:{section}"' in included, (
+                f"section {section!r} of {relative(script)} is on no page")
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=relative)
+def test_script_runs_on_its_own(script, tmp_path):
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT / "tests" / "offline"))
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_a_fence_error_points_into_docs_src(tmp_path):
+    script = ROOT / "docs_src" / "autograd" / "manual_gradient.py"
+    fence = book.python_fences('```python\n--8<-- "docs_src/autograd/manual_gradient.py:grads"\n```\n',
+                               "page.md")[0]
+    start = script.read_text(encoding="utf-8").splitlines().index("# --8<-- [start:grads]") + 2
+    assert (fence.filename, fence.lineno) == (str(script), start)
+    broken = book.Fence(fence.info, fence.raw, "x = 1\nraise ValueError('boom')", 3, 5, fence.filename, 40)
+    with pytest.raises(ValueError) as error:
+        book.PageSession("error-test", tmp_path).run(broken)
+    assert error.traceback[-1].lineno + 1 == 41  # pytest's lineno is 0-based
+
+
+def test_a_page_session_keeps_names_and_captures_output_and_figures(tmp_path):
+    session = book.PageSession("session-test", tmp_path)
+    fence = book.python_fences("```python\n--8<-- \"docs_src/autograd/manual_gradient.py:data\"\n```\n", "p.md")[0]
+    stdout, figures = session.run(fence)
+    assert "x: (100, 1)" in stdout and figures == []
+    plot = book.Fence("python", "", "import matplotlib.pyplot as plt\nplt.plot(x[:, 0], y[:, 0])\nprint(len(x))",
+                      1, 3, "p.md", 1)
+    stdout, figures = session.run(plot)  # `x` and `y` survive from the first fence
+    assert stdout == "100\n" and len(figures) == 1

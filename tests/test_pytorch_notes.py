@@ -1,0 +1,105 @@
+"""Unit tests of the pytorch_notes package, bad input included."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from pytorch_notes import (available_devices, environment_report, line_data, pick_device,
+                           seed_everything, time_op)
+
+
+def test_seed_everything_makes_runs_repeat():
+    import random
+
+    import numpy as np
+
+    seed_everything(7)
+    first = (random.random(), np.random.rand(), torch.rand(3))
+    seed_everything(7)
+    second = (random.random(), np.random.rand(), torch.rand(3))
+    assert first[:2] == second[:2] and torch.equal(first[2], second[2])
+
+
+@pytest.mark.parametrize("seed, error", [(1.5, TypeError), ("1", TypeError), (True, TypeError),
+                                         (-1, ValueError), (2**32, ValueError)])
+def test_seed_everything_rejects_bad_seeds(seed, error):
+    with pytest.raises(error, match="seed"):
+        seed_everything(seed)
+
+
+def test_available_devices_start_with_cpu():
+    devices = available_devices()
+    assert devices[0] == "cpu" and set(devices) <= {"cpu", "cuda", "mps"}
+
+
+def test_pick_device():
+    assert pick_device("cpu") == torch.device("cpu")
+    best = pick_device()
+    assert best.type == ("cuda" if torch.cuda.is_available() else best.type)
+    assert best.type in available_devices()
+
+
+@pytest.mark.parametrize("preferred, error, message", [
+    (3, TypeError, "str or None"),
+    ("tpu", ValueError, "unknown device"),
+    ("cuda:99", ValueError, "cuda"),
+])
+def test_pick_device_rejects_bad_input(preferred, error, message):
+    with pytest.raises(error, match=message):
+        pick_device(preferred)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_pick_device_says_when_a_device_is_missing():
+    with pytest.raises(ValueError, match="not available here"):
+        pick_device("cuda")
+
+
+def test_line_data_is_deterministic_and_on_the_line():
+    x, y = line_data(n=50, slope=3.0, intercept=-1.0, noise=0.0)
+    assert x.shape == y.shape == (50, 1) and x.dtype == torch.float32
+    assert torch.allclose(y, 3.0 * x - 1.0)
+    assert torch.equal(line_data(seed=3)[1], line_data(seed=3)[1])
+    assert not torch.equal(line_data(seed=3)[1], line_data(seed=4)[1])
+
+
+def test_line_data_leaves_the_global_rng_alone():
+    torch.manual_seed(0)
+    expected = torch.rand(1)
+    torch.manual_seed(0)
+    line_data(n=10)
+    assert torch.equal(torch.rand(1), expected)
+
+
+@pytest.mark.parametrize("kwargs, error", [({"n": 1}, ValueError), ({"n": 2.0}, TypeError),
+                                           ({"noise": -0.1}, ValueError), ({"seed": "0"}, TypeError)])
+def test_line_data_rejects_bad_input(kwargs, error):
+    with pytest.raises(error):
+        line_data(**kwargs)
+
+
+def test_time_op_measures_positive_seconds_and_calls_the_function():
+    calls = []
+    seconds = time_op(lambda: calls.append(1), device="cpu", repeats=3, warmup=2)
+    assert seconds >= 0 and len(calls) == 5
+
+
+@pytest.mark.parametrize("kwargs, error", [({"fn": 3}, TypeError), ({"repeats": 0}, ValueError),
+                                           ({"warmup": -1}, ValueError)])
+def test_time_op_rejects_bad_input(kwargs, error):
+    with pytest.raises(error):
+        time_op(**{"fn": lambda: None, **kwargs})
+
+
+def test_environment_report_runs_a_tiny_op_on_every_device():
+    report = environment_report()
+    assert report["torch"] == torch.__version__
+    assert all(report[f"tiny op on {device}"] == "ok" for device in available_devices())
+
+
+def test_python_dash_m_prints_the_report():
+    result = subprocess.run([sys.executable, "-m", "pytorch_notes"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    assert "torch" in result.stdout and "tiny op on cpu : ok" in result.stdout
