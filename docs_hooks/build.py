@@ -76,7 +76,7 @@ def on_files(files, config):
     for script in sorted((book.ROOT / "docs_src").rglob("*.py")):
         relative = script.relative_to(book.ROOT)
         files.append(File.generated(config, notebook_uri(str(relative)),
-                                    content=make_notebook(script, config.repo_url)))
+                                    content=make_notebook(script, config.extra["repo_url"])))
     return files
 
 
@@ -124,7 +124,7 @@ def _buttons(fences, page, labels, config) -> str:
         return ""
     uri = notebook_uri(scripts[0])
     link = get_relative_url(uri, page.file.src_uri)
-    repo = config.repo_url.rstrip("/").removeprefix("https://github.com/")
+    repo = config.extra["repo_url"].rstrip("/").removeprefix("https://github.com/")
     colab = f"https://colab.research.google.com/github/{repo}/blob/gh-pages/{uri}"
     return (f"[:material-download: {labels['download']}]({link}){{ .md-button }} "
             f"[:simple-googlecolab: {labels['colab']}]({colab}){{ .md-button }}\n")
