@@ -65,7 +65,8 @@ def make_notebook(script: Path, repo_url: str) -> str:
         'if importlib.util.find_spec("pytorch_notes") is None:\n'
         f'    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "git+{repo_url}"])'
     )
-    notebook.cells.insert(0, jupytext.reads(setup, fmt="py:percent").cells[0])
+    after_title = 1 if notebook.cells and notebook.cells[0].cell_type == "markdown" else 0
+    notebook.cells.insert(after_title, jupytext.reads(setup, fmt="py:percent").cells[0])
     return jupytext.writes(notebook, fmt="ipynb")
 
 

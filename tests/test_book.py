@@ -74,15 +74,14 @@ def test_fences_include_existing_sections_one_per_fence(page):
         assert fence.code.strip(), f"{relative(page)} line {fence.first_line}: the include is empty"
 
 
-def test_every_section_of_every_script_is_shown_on_a_page():
-    included = {f.includes[0] for page in EN_PAGES
-                for f in book.python_fences(page.read_text(encoding="utf-8"), relative(page))}
-    for script in SCRIPTS:
-        sections = re.findall(r"^# --8<-- \[start:([\w-]+)\]$", script.read_text(encoding="utf-8"), re.M)
-        assert sections, f"{relative(script)} has no sections"
-        for section in sections:
-            assert f'--8<-- "{relative(script)}:{section}"' in included, (
-                f"section {section!r} of {relative(script)} is on no page")
+@pytest.mark.parametrize("script", SCRIPTS, ids=relative)
+def test_a_page_shows_every_section_of_its_script_in_order(script):
+    sections = re.findall(r"^# --8<-- \[start:([\w-]+)\]$", script.read_text(encoding="utf-8"), re.M)
+    assert sections, f"{relative(script)} has no sections"
+    shown = [f.includes[0] for page in EN_PAGES
+             for f in book.python_fences(page.read_text(encoding="utf-8"), relative(page))
+             if f'"{relative(script)}:' in f.includes[0]]
+    assert shown == [f'--8<-- "{relative(script)}:{section}"' for section in sections]
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=relative)
@@ -114,3 +113,19 @@ def test_a_page_session_keeps_names_and_captures_output_and_figures(tmp_path):
                       1, 3, "p.md", 1)
     stdout, figures = session.run(plot)  # `x` and `y` survive from the first fence
     assert stdout == "100\n" and len(figures) == 1
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=relative)
+def test_all_code_of_a_script_is_in_sections(script):
+    # Then pasting a page's fences in order is the same program as running the
+    # script, which test_script_runs_on_its_own runs in a fresh interpreter.
+    inside, stray = False, []
+    for number, line in enumerate(script.read_text(encoding="utf-8").splitlines(), 1):
+        if re.match(r"^# --8<-- \[start:", line):
+            assert not inside, f"{relative(script)}:{number}: sections must not nest"
+            inside = True
+        elif re.match(r"^# --8<-- \[end:", line):
+            inside = False
+        elif not inside and line.strip() and not line.startswith("#"):
+            stray.append(f"{number}: {line}")
+    assert not stray, f"{relative(script)} has code outside sections (not on any page): {stray}"
