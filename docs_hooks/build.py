@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -154,3 +155,7 @@ def on_page_markdown(markdown, page, config, files):
         title = next(i for i, line in enumerate(lines) if line.startswith("# "))
         lines[title + 1:title + 1] = ["", buttons]
     return "\n".join(lines)
+
+
+def on_shutdown():
+    shutil.rmtree(_workdir, ignore_errors=True)
