@@ -7,8 +7,8 @@ export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: serve test build setup clean
 
-serve: setup  ## the site with live reload on http://127.0.0.1:8000
-	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+serve: setup  ## the site with live reload on http://127.0.0.1:8000/
+	SITE_URL=http://127.0.0.1:8000/ $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 test: setup  ## every test: package, pages (both languages), docs_src scripts, workflows
 	$(BIN)/pytest --durations=15

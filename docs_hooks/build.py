@@ -68,6 +68,8 @@ def make_notebook(script: Path, repo_url: str) -> str:
     )
     after_title = 1 if notebook.cells and notebook.cells[0].cell_type == "markdown" else 0
     notebook.cells.insert(after_title, jupytext.reads(setup, fmt="py:percent").cells[0])
+    for number, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{number}"  # stable ids: the same script gives the same notebook
     return jupytext.writes(notebook, fmt="ipynb")
 
 

@@ -65,6 +65,14 @@ for step in range(5):
 
 for p_big, p_small in zip(big.parameters(), small.parameters()):
     assert torch.allclose(p_big, p_small, atol=1e-5)
+
+wrong = make_model()
+for xb, yb in zip(x.chunk(k), y.chunk(k)):
+    wrong.zero_grad()  # inside the loop: wipes the micro-batches before
+    (loss_fn(wrong(xb), yb) / k).backward()
+last = make_model()
+(loss_fn(last(x.chunk(k)[-1]), y.chunk(k)[-1]) / k).backward()
+assert torch.allclose(grads_of(wrong), grads_of(last))  # only the last micro-batch survived
 print(f"output bias after 5 steps: {big[2].bias.item():.6f} (1 batch), {small[2].bias.item():.6f} (4 micro-batches)")
 # --8<-- [end:steps]
 
