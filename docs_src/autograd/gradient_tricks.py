@@ -23,6 +23,8 @@ def grads_of(model):
     return torch.cat([p.grad.flatten() for p in model.parameters()])
 
 
+assert torch.equal(make_model()[0].weight, make_model()[0].weight)  # same start every time
+assert sum(p.numel() for p in make_model().parameters()) == 25  # (1*8 + 8) + (8*1 + 1)
 print(make_model())
 # --8<-- [end:model]
 
@@ -31,6 +33,7 @@ print(make_model())
 big = make_model()
 loss_fn(big(x), y).backward()  # one backward over all 100 points
 full_grad = grads_of(big)
+assert full_grad.shape == (25,)  # one entry per parameter
 print("full-batch gradient, first 4 entries: ", full_grad[:4])
 # --8<-- [end:big_batch]
 

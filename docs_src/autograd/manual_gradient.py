@@ -8,6 +8,8 @@ import torch
 from pytorch_notes import line_data
 
 x, y = line_data(n=100, slope=2.0, intercept=1.0, noise=0.1, seed=0)
+assert x.shape == y.shape == (100, 1)
+assert (y - (2 * x + 1)).abs().max() < 0.4  # close to the line: the noise is small
 print("x:", tuple(x.shape), "y:", tuple(y.shape))
 print("first three (x, y) points:\n", torch.cat([x[:3], y[:3]], dim=1))
 # --8<-- [end:data]

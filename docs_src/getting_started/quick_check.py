@@ -14,6 +14,7 @@ print("torch", torch.__version__, "| torchvision", torchvision.__version__)
 
 # %%
 # --8<-- [start:devices]
+assert torch.cuda.is_available() == (torch.cuda.device_count() > 0)
 print("CUDA available:", torch.cuda.is_available())
 print("CUDA devices:  ", torch.cuda.device_count())
 print("MPS available: ", torch.backends.mps.is_available())
