@@ -36,9 +36,8 @@ def test_available_devices_start_with_cpu():
 
 def test_pick_device():
     assert pick_device("cpu") == torch.device("cpu")
-    best = pick_device()
-    assert best.type == ("cuda" if torch.cuda.is_available() else best.type)
-    assert best.type in available_devices()
+    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    assert pick_device() == torch.device(expected)
 
 
 @pytest.mark.parametrize("preferred, error, message", [
@@ -103,3 +102,34 @@ def test_python_dash_m_prints_the_report():
     result = subprocess.run([sys.executable, "-m", "pytorch_notes"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
     assert "torch" in result.stdout and "tiny op on cpu : ok" in result.stdout
+
+
+def test_expect_error_catches_prints_and_keeps_the_error(capsys):
+    from pytorch_notes import expect_error
+
+    with expect_error(RuntimeError, "2 elements") as caught:
+        torch.ones(2).item()
+    assert isinstance(caught.error, RuntimeError)
+    assert capsys.readouterr().out.startswith("RuntimeError: a Tensor with 2 elements")
+
+
+def test_expect_error_fails_when_nothing_or_the_wrong_message_is_raised():
+    from pytorch_notes import expect_error
+
+    with pytest.raises(AssertionError, match="nothing was raised"):
+        with expect_error(ValueError):
+            pass
+    with pytest.raises(AssertionError, match="expected 'shape'"):
+        with expect_error(ValueError, "shape"):
+            raise ValueError("dtype mismatch")
+    with pytest.raises(KeyError):  # other exceptions pass through
+        with expect_error(ValueError):
+            raise KeyError("x")
+
+
+@pytest.mark.parametrize("args", [(ValueError(),), (int,), (ValueError, 3)])
+def test_expect_error_rejects_bad_input(args):
+    from pytorch_notes import expect_error
+
+    with pytest.raises(TypeError):
+        expect_error(*args)

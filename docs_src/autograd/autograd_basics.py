@@ -5,6 +5,7 @@
 # %%
 # --8<-- [start:requires-grad]
 import torch
+from pytorch_notes import expect_error
 
 x = torch.tensor([1.0, 2.0, 3.0])  # data: not tracked (the default)
 w = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)  # a parameter: tracked
@@ -19,12 +20,8 @@ print("y:", y.requires_grad, y.grad_fn.name(), "| z:", z.requires_grad, z.grad_f
 b = torch.zeros(3).requires_grad_()  # switch tracking on, in place
 assert b.requires_grad
 
-try:
+with expect_error(RuntimeError):  # an integer tensor cannot require grad
     torch.tensor([1, 2, 3], requires_grad=True)  # integers have no derivative
-except RuntimeError as error:
-    print("RuntimeError:", error)
-else:
-    raise AssertionError("an integer tensor cannot require grad")
 # --8<-- [end:requires-grad]
 
 # %%
@@ -129,12 +126,8 @@ print("4 x 2     :", w.grad)
 # --8<-- [start:non-scalar]
 x = torch.tensor([1.0, 2.0], requires_grad=True)
 y = x**2  # two outputs: which number should be differentiated?
-try:
+with expect_error(RuntimeError):  # backward() on a non-scalar needs a vector v
     y.backward()
-except RuntimeError as error:
-    print("RuntimeError:", error)
-else:
-    raise AssertionError("backward() on a non-scalar needs a vector v")
 # --8<-- [end:non-scalar]
 
 # %%
@@ -196,12 +189,8 @@ w = torch.tensor([1.0, -2.0], requires_grad=True)
 with torch.no_grad():
     y = w * 2  # computed, but not recorded
 assert not y.requires_grad and y.grad_fn is None
-try:
+with expect_error(RuntimeError):  # nothing was recorded, so there is nothing to differentiate
     y.sum().backward()
-except RuntimeError as error:
-    print("RuntimeError:", error)
-else:
-    raise AssertionError("nothing was recorded, so there is nothing to differentiate")
 
 
 @torch.no_grad()  # the same switch, as a decorator
@@ -216,12 +205,8 @@ assert not predict(torch.ones(2)).requires_grad
 # --8<-- [start:update]
 (w**2).sum().backward()  # dL/dw = 2w = [2, -4]
 
-try:
+with expect_error(RuntimeError):  # autograd refuses to record an in-place update of a leaf
     w -= 0.1 * w.grad  # an in-place change to a tracked leaf
-except RuntimeError as error:
-    print("RuntimeError:", error)
-else:
-    raise AssertionError("autograd refuses to record an in-place update of a leaf")
 
 with torch.no_grad():
     w -= 0.1 * w.grad  # the update is not part of the model: don't record it
@@ -236,12 +221,8 @@ with torch.inference_mode():
     y = w * 2
 assert not y.requires_grad and y.is_inference()
 
-try:
+with expect_error(RuntimeError):  # an inference tensor cannot enter a recorded computation
     w * y  # autograd would have to save y for the backward pass
-except RuntimeError as error:
-    print("RuntimeError:", str(error).split(".")[0])
-else:
-    raise AssertionError("an inference tensor cannot enter a recorded computation")
 
 assert (w * y.clone()).requires_grad  # a clone made outside is a normal tensor
 # --8<-- [end:inference-mode]
@@ -263,12 +244,8 @@ assert isinstance(running_float, float)
 assert abs(running_float - running_tensor.item()) < 1e-5
 print(f"running loss: {running_float:.4f}")
 
-try:
+with expect_error(RuntimeError):  # .item() needs a one-element tensor
     w.item()  # two elements: not one number
-except RuntimeError as error:
-    print("RuntimeError:", error)
-else:
-    raise AssertionError(".item() needs a one-element tensor")
 numbers = w.tolist()  # several elements: a Python list of floats
 assert isinstance(numbers, list) and all(isinstance(n, float) for n in numbers)
 print("w.tolist():", [round(n, 4) for n in numbers])

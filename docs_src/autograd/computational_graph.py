@@ -98,15 +98,13 @@ print("dL/dh =", h.grad, "  dL/dx =", x.grad)
 
 # %%
 # --8<-- [start:not-a-leaf]
+from pytorch_notes import expect_error
+
 torch.manual_seed(0)
 w = torch.randn(3, requires_grad=True) * 0.01  # scaled after tracking started
 assert not w.is_leaf  # it is the output of a multiplication
-try:
+with expect_error(ValueError):  # an optimizer only accepts leaves
     torch.optim.SGD([w], lr=0.1)
-except ValueError as error:
-    print("ValueError:", error)
-else:
-    raise AssertionError("an optimizer only accepts leaves")
 
 w = (torch.randn(3) * 0.01).requires_grad_()  # scale first, then track
 assert w.is_leaf
@@ -118,12 +116,8 @@ assert not torch.randn(3, requires_grad=True).double().is_leaf  # a copy is an o
 x = torch.tensor([1.0, 2.0], requires_grad=True)
 y = (x**2).sum()  # x**2 saves x for its backward (d x²/dx = 2x)
 y.backward()
-try:
+with expect_error(RuntimeError):  # a graph's saved tensors are freed after backward
     y.backward()  # the saved x was freed by the first call
-except RuntimeError as error:
-    print("RuntimeError:", str(error).split("(")[0].strip())
-else:
-    raise AssertionError("a graph's saved tensors are freed after backward")
 
 x.grad = None
 y = (x**2).sum()
@@ -181,12 +175,8 @@ assert copy.data_ptr() != x.data_ptr()
 copy[0] = -1.0
 assert x[0].item() == 10.0
 
-try:
+with expect_error(RuntimeError):  # numpy() refuses a tensor that requires grad
     x.numpy()  # NumPy cannot follow the graph
-except RuntimeError as error:
-    print("RuntimeError:", error)
-else:
-    raise AssertionError("numpy() refuses a tensor that requires grad")
 print("x.detach().cpu().numpy():", x.detach().cpu().numpy())  # works on any device
 # --8<-- [end:shared-storage]
 
@@ -197,12 +187,8 @@ e = x.exp()  # exp saves its output e for backward (d eˣ/dx = eˣ)
 assert e._version == 0
 e.detach().zero_()  # same storage: overwrites what backward needs
 assert e._version == 1  # but the change was counted
-try:
+with expect_error(RuntimeError):  # autograd detects a saved tensor changed in place
     e.sum().backward()
-except RuntimeError as error:
-    print("RuntimeError:", str(error).split(":")[0])
-else:
-    raise AssertionError("autograd detects a saved tensor changed in place")
 
 e = x.exp()
 e.data.zero_()  # .data: the same storage, but the change is not counted

@@ -36,18 +36,15 @@ print("grad_fn: ", type(y.grad_fn).__name__)
 
 # %%
 # --8<-- [start:saved_tensors]
+from pytorch_notes import expect_error
+
 a = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
 hidden = a * 1.0  # an intermediate tensor, not a leaf
 out = MyReLU.apply(hidden)  # saves hidden at version 0
 hidden.add_(1.0)  # an in-place change: hidden is now at version 1
 
-try:
+with expect_error(RuntimeError, "modified by an inplace operation"):
     out.sum().backward()
-    message = ""
-except RuntimeError as error:
-    message = str(error)
-assert "modified by an inplace operation" in message
-print(message.split(" Hint")[0])
 # --8<-- [end:saved_tensors]
 
 # %%
@@ -80,13 +77,9 @@ class WrongReLU(MyReLU):
 
 
 two_points = torch.tensor([-1.0, 2.0], dtype=torch.float64, requires_grad=True)
-try:
+with expect_error(GradcheckError, "Jacobian mismatch") as mismatch:
     gradcheck(WrongReLU.apply, (two_points,))
-    caught = None
-except GradcheckError as error:
-    caught = str(error)
-assert caught is not None and "Jacobian mismatch" in caught
-print(caught.rstrip())
+print("\n".join(str(mismatch.error).rstrip().splitlines()[1:]))  # both Jacobians
 # --8<-- [end:wrong_backward]
 
 # %%
@@ -276,11 +269,6 @@ per_element = torch.func.vmap(grad_cube)(t.detach())  # ...mapped over a batch
 assert torch.allclose(per_element, 3 * t.detach() ** 2)
 print("vmap(grad(Cube)):", per_element)
 
-try:
+with expect_error(RuntimeError, "setup_context"):  # the classic style does not work with torch.func
     torch.func.grad(MyReLU.apply)(torch.tensor(1.0))
-    refused = False
-except RuntimeError as error:
-    refused = "setup_context" in str(error)
-assert refused  # the classic style does not work with torch.func
-print("torch.func.grad(MyReLU.apply) refused: it has no setup_context")
 # --8<-- [end:setup_context]

@@ -49,6 +49,8 @@ print("new_ones:", ones.dtype, "| randn_like(dtype=float32):", noise.dtype)
 
 # %%
 # --8<-- [start:view]
+from pytorch_notes import expect_error
+
 def shares_memory(a, b):
     """True when a and b are windows onto the same storage: writing one changes the other."""
     return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
@@ -65,12 +67,8 @@ assert flat[0] == 100.0  # writing through the view changes the original
 
 columns = grid.t()  # transpose: swaps the strides, moves nothing
 assert columns.stride() == (1, 4) and not columns.is_contiguous()
-try:
+with expect_error(RuntimeError):  # view of a non-contiguous tensor should fail
     columns.view(-1)
-except RuntimeError as error:
-    print("view failed:", str(error).split(" (")[0])
-else:
-    raise AssertionError("view of a non-contiguous tensor should fail")
 
 copied = columns.reshape(-1)  # reshape: a view when it can, a copy when it must
 assert not shares_memory(copied, flat) and copied.is_contiguous()
@@ -128,12 +126,8 @@ for left, right in [((3, 1), (1, 4)), ((2, 3, 4), (4,)), ((5, 1), (5,)), ((2, 1,
 
 assert broadcast_shape((3,), (4,)) is None  # and PyTorch refuses too:
 
-try:
+with expect_error(RuntimeError):  # (3,) + (4,) should not broadcast
     torch.ones(3) + torch.ones(4)
-except RuntimeError as error:
-    print("broadcast failed:", error)
-else:
-    raise AssertionError("(3,) + (4,) should not broadcast")
 print(levels)
 # --8<-- [end:broadcast]
 
@@ -164,12 +158,8 @@ assert C.shape == (2, 4)
 assert torch.allclose(C[1, 2], (A[1, :] * B[:, 2]).sum())  # C_ij = sum_k A_ik B_kj
 assert torch.allclose(C, torch.einsum("ik,kj->ij", A, B))
 assert torch.equal(A * A, A**2)  # * is elementwise: it needs broadcastable shapes
-try:
+with expect_error(RuntimeError):  # (2, 3) * (3, 4) should not broadcast
     A * B
-except RuntimeError as error:
-    print("A * B failed:", error)
-else:
-    raise AssertionError("(2, 3) * (3, 4) should not broadcast")
 
 v = torch.randn(3)
 assert (A @ v).shape == (2,) and (v @ v).shape == ()  # matrix-vector, and the dot product
@@ -230,12 +220,8 @@ print("array from the tensor:", as_array)
 # %%
 # --8<-- [start:numpy-grad]
 weight = torch.ones(3, requires_grad=True)
-try:
+with expect_error(RuntimeError):  # numpy() of a tensor that requires grad should fail
     weight.numpy()
-except RuntimeError as error:
-    print("numpy() failed:", error)
-else:
-    raise AssertionError("numpy() of a tensor that requires grad should fail")
 
 snapshot = weight.detach().cpu().numpy()  # the idiom that works on any device
 with torch.no_grad():

@@ -127,15 +127,12 @@ print(f"max |train - eval| output difference: {(y_train - y_eval).abs().max().it
 
 # %%
 # --8<-- [start:bn_one]
+from pytorch_notes import expect_error
+
 bn = nn.BatchNorm2d(3)
 one_value_per_channel = torch.randn(1, 3, 1, 1)
-try:
+with expect_error(ValueError, "Expected more than 1 value per channel when training"):
     bn(one_value_per_channel)
-    raise AssertionError("expected a ValueError")
-except ValueError as error:
-    message = str(error)
-assert "Expected more than 1 value per channel when training" in message
-print("ValueError:", message)
 
 assert torch.equal(bn.running_mean, torch.zeros(3))  # nothing was learned...
 assert bn.num_batches_tracked.item() == 1  # ...but the counter already moved
@@ -263,11 +260,8 @@ assert torch.equal(torch.flatten(x, start_dim=1), nn.Flatten()(x))
 assert torch.equal(x.view(x.size(0), -1), nn.Flatten()(x))
 
 linear = nn.Linear(192, 10)
-try:
+with expect_error(RuntimeError):
     linear(torch.flatten(x))  # 768 features do not fit 192 inputs
-    raise AssertionError("expected a shape error")
-except RuntimeError as error:
-    print("RuntimeError:", error)
 
 one_image = torch.randn(1, 3, 8, 8)
 assert linear(nn.Flatten()(one_image)).shape == (1, 10)

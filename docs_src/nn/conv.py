@@ -6,6 +6,7 @@
 # --8<-- [start:shapes]
 import torch
 import torch.nn.functional as F
+from pytorch_notes import expect_error
 
 image = torch.tensor([[1, 2, 0, 3, 1],
                       [0, 1, 2, 3, 1],
@@ -16,12 +17,8 @@ kernel = torch.tensor([[1, 2, 1],
                        [0, 1, 0],
                        [2, 1, 0]], dtype=torch.float32)
 
-try:
+with expect_error(RuntimeError):  # conv2d accepted a 2-D input
     F.conv2d(image, kernel)  # plain 2-D tensors: conv2d does not know which axis is which
-except RuntimeError as error:
-    print("RuntimeError:", str(error).splitlines()[0])
-else:
-    raise AssertionError("conv2d accepted a 2-D input")
 
 x = image.reshape(1, 1, 5, 5)  # (N, C, H, W): one image, one channel, 5x5
 weight = kernel.reshape(1, 1, 3, 3)  # (out_channels, in_channels, kH, kW)
@@ -129,12 +126,8 @@ assert torch.equal(same, out_p1)  # for k = 3, "same" is padding=1
 assert F.conv2d(x, torch.ones(1, 1, 5, 5), padding="same").shape == x.shape  # k = 5: padding 2
 assert torch.equal(F.conv2d(x, weight, padding="valid"), out_s1)  # "valid" = no padding
 
-try:
+with expect_error(RuntimeError):  # padding='same' accepted stride=2
     F.conv2d(x, weight, stride=2, padding="same")
-except RuntimeError as error:
-    print("RuntimeError:", str(error).splitlines()[0])
-else:
-    raise AssertionError("padding='same' accepted stride=2")
 print("padding='same':", tuple(x.shape), "->", tuple(same.shape))
 # --8<-- [end:same]
 

@@ -74,6 +74,8 @@ print(f"'perfect' probabilities still give a loss of {floor.item():.4f}")
 
 # %%
 # --8<-- [start:targets]
+from pytorch_notes import expect_error
+
 torch.manual_seed(0)
 batch_logits = torch.randn(4, 3)  # N = 4 examples, C = 3 classes
 class_index = torch.tensor([0, 2, 1, 2])  # dtype int64 (long)
@@ -89,12 +91,8 @@ soft = torch.tensor([[0.7, 0.2, 0.1],  # soft labels: each row is a distribution
 by_formula = -(soft * F.log_softmax(batch_logits, dim=1)).sum(dim=1).mean()
 assert torch.isclose(F.cross_entropy(batch_logits, soft), by_formula)
 
-try:
+with expect_error(RuntimeError):  # float class indices were accepted
     F.cross_entropy(batch_logits, class_index.float())  # indices stored as float
-except RuntimeError as error:
-    print("RuntimeError:", str(error).splitlines()[0])
-else:
-    raise AssertionError("float class indices were accepted")
 print(f"indices {F.cross_entropy(batch_logits, class_index).item():.4f} = "
       f"one-hot {F.cross_entropy(batch_logits, one_hot).item():.4f}; "
       f"soft labels {F.cross_entropy(batch_logits, soft).item():.4f}")

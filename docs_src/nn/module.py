@@ -6,6 +6,7 @@
 # --8<-- [start:minimal]
 import torch
 import torch.nn as nn
+from pytorch_notes import expect_error
 
 
 class AddOne(nn.Module):
@@ -30,12 +31,8 @@ class Forgetful(nn.Module):
         self.linear = nn.Linear(2, 2)
 
 
-try:
+with expect_error(AttributeError, "before Module.__init__() call"):
     Forgetful()
-except AttributeError as error:
-    message = str(error)
-assert "before Module.__init__() call" in message
-print("without super().__init__():", message)
 # --8<-- [end:minimal]
 
 # %%
