@@ -84,12 +84,32 @@ def test_a_page_shows_every_section_of_its_script_in_order(script):
     assert shown == [f'--8<-- "{relative(script)}:{section}"' for section in sections]
 
 
+def run_script(script: Path, cwd: Path, data_root: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT / "tests" / "offline"))
+    env.pop("PYTORCH_NOTES_DATA", None)
+    if data_root is not None:
+        env["PYTORCH_NOTES_DATA"] = str(data_root)
+    return subprocess.run([sys.executable, str(script)], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
 @pytest.mark.parametrize("script", SCRIPTS, ids=relative)
 def test_script_runs_on_its_own(script, tmp_path):
-    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT / "tests" / "offline"))
-    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = run_script(script, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+REAL_DATA = ROOT.parent / "shared" / "datasets"
+REAL_DATA_SCRIPTS = [s for s in SCRIPTS if re.search(r"\b(mnist|hymenoptera\w*)\(", s.read_text(encoding="utf-8"))]
+
+
+@pytest.mark.skipif(not REAL_DATA.is_dir(), reason="../shared/datasets is not present")
+@pytest.mark.parametrize("script", REAL_DATA_SCRIPTS, ids=relative)
+def test_script_runs_on_the_real_data(script, tmp_path):
+    """The chapters that read MNIST or ants/bees also hold on the real images, not only the stand-in."""
+    result = run_script(script, tmp_path, data_root=REAL_DATA)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "synthetic stand-in" not in result.stdout
 
 
 def test_a_fence_error_points_into_docs_src(tmp_path):

@@ -108,3 +108,23 @@ def test_truncated_or_corrupted_mnist_files_raise(tmp_path):
 def test_loaders_reject_bad_input(call):
     with pytest.raises((TypeError, ValueError)):
         call()
+
+
+def test_hymenoptera_folder_writes_a_standin_once(tmp_path, capsys):
+    from pytorch_notes.datasets import hymenoptera_folder
+
+    folder = hymenoptera_folder(tmp_path, synthetic_size=6)
+    assert "synthetic stand-in" in capsys.readouterr().out
+    assert sorted(p.relative_to(folder).parts[:2] for p in folder.rglob("*.jpg")) == (
+        [("train", "ants")] * 3 + [("train", "bees")] * 3 + [("val", "ants")] * 3 + [("val", "bees")] * 3)
+    first = (folder / "train" / "ants" / "train_0000.jpg").stat().st_mtime_ns
+    assert hymenoptera_folder(tmp_path, synthetic_size=6) == folder
+    assert (folder / "train" / "ants" / "train_0000.jpg").stat().st_mtime_ns == first
+
+
+@needs_shared
+def test_hymenoptera_folder_prefers_the_real_images():
+    from pytorch_notes.datasets import hymenoptera_folder
+
+    folder = hymenoptera_folder(SHARED)
+    assert folder.name == "hymenoptera_subset" and len(list((folder / "train" / "ants").glob("*.jpg"))) == 40

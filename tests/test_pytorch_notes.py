@@ -133,3 +133,63 @@ def test_expect_error_rejects_bad_input(args):
 
     with pytest.raises(TypeError):
         expect_error(*args)
+
+
+def test_models_give_logits_and_explain_a_wrong_shape():
+    from pytorch_notes.models import LeNet, Moli
+
+    torch.manual_seed(0)
+    assert Moli()(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+    assert LeNet(num_classes=3)(torch.rand(5, 1, 28, 28)).shape == (5, 3)
+    assert sum(p.numel() for p in LeNet().parameters()) == 61_706
+    with pytest.raises(ValueError, match=r"\(N, 3, 32, 32\).*unsqueeze"):
+        Moli()(torch.rand(3, 32, 32))
+    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
+        LeNet()(torch.rand(1, 1, 32, 32))
+    with pytest.raises(TypeError, match="tensor"):
+        LeNet()([[0.0]])
+    with pytest.raises(ValueError, match="num_classes"):
+        Moli(num_classes=1)
+
+
+def test_logs_read_back_what_a_summary_writer_wrote(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    from pytorch_notes.logs import read_images, read_scalars
+
+    with SummaryWriter(tmp_path) as writer:
+        for step in range(3):
+            writer.add_scalar("loss", 1 / (step + 1), step)
+        writer.add_images("batch", torch.rand(4, 3, 8, 8), 0)
+        writer.add_image("one", torch.rand(3, 5, 7), 2)
+    assert read_scalars(tmp_path) == {"loss": [(0, 1.0), (1, 0.5), (2, pytest.approx(1 / 3))]}
+    images = read_images(tmp_path)
+    assert images["one"] == [(2, (5, 7))] and images["batch"][0][0] == 0
+
+
+def test_logs_reject_a_folder_without_events(tmp_path):
+    from pytorch_notes.logs import read_scalars
+
+    with pytest.raises(FileNotFoundError, match="no TensorBoard event files"):
+        read_scalars(tmp_path)
+    with pytest.raises(TypeError, match="logdir"):
+        read_scalars(3)
+
+
+def test_show_images_draws_a_grid_and_checks_its_input():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pytorch_notes.plots import show_images
+
+    figure = show_images(torch.rand(10, 3, 8, 8), titles=[str(i) for i in range(10)], ncols=4)
+    assert len(figure.axes) == 12 and figure.axes[0].get_title() == "0"
+    plt.close(figure)
+    for bad, error in [(torch.rand(3, 8, 8), ValueError), (torch.rand(2, 3, 8, 8) * 3, ValueError),
+                       (torch.rand(2, 2, 8, 8), ValueError), ([0.5], TypeError)]:
+        with pytest.raises(error):
+            show_images(bad)
+    with pytest.raises(ValueError, match="titles"):
+        show_images(torch.rand(2, 1, 4, 4), titles=["a"])

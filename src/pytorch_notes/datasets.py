@@ -169,6 +169,13 @@ def mnist(train: bool = True, transform: Callable | None = None, root: str | os.
     return SyntheticImages(MNIST_CLASSES, synthetic_size, (28, 28), "L", transform, seed=10 + int(train))
 
 
+HYMENOPTERA_FOLDERS = ("hymenoptera_data", "hymenoptera_subset")
+
+
+def _hymenoptera_standin(split: str, size: int, transform: Callable | None = None) -> SyntheticImages:
+    return SyntheticImages(["ants", "bees"], size, (224, 224), "RGB", transform, seed=20 + (split == "val"))
+
+
 def hymenoptera(split: str = "train", transform: Callable | None = None, root: str | os.PathLike | None = None,
                 synthetic_size: int = 60) -> Dataset:
     """The ants-vs-bees images (``<root>/hymenoptera_data/<split>/{ants,bees}``), or a stand-in.
@@ -180,8 +187,34 @@ def hymenoptera(split: str = "train", transform: Callable | None = None, root: s
     if split not in ("train", "val"):
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
     folder = data_root(root)
-    for name in ("hymenoptera_data", "hymenoptera_subset"):
+    for name in HYMENOPTERA_FOLDERS:
         if (folder / name / split).is_dir():
             return ImageFolder(folder / name / split, transform=transform)
     _announce("hymenoptera", folder, "no hymenoptera_data folder")
-    return SyntheticImages(["ants", "bees"], synthetic_size, (224, 224), "RGB", transform, seed=20 + (split == "val"))
+    return _hymenoptera_standin(split, synthetic_size, transform)
+
+
+def hymenoptera_folder(root: str | os.PathLike | None = None, synthetic_size: int = 60) -> Path:
+    """A folder of ants/bees JPEGs on disk, laid out as ``train/{ants,bees}`` and ``val/{ants,bees}``.
+
+    The real ``hymenoptera_data`` (or ``hymenoptera_subset``) folder under the
+    data root when it is there. Otherwise the synthetic stand-in of
+    :func:`hymenoptera` is written once as JPEG files to
+    ``<root>/hymenoptera_synthetic`` (announced), so chapters that read image
+    files from disk work offline too.
+    """
+    folder = data_root(root)
+    for name in HYMENOPTERA_FOLDERS:
+        if all((folder / name / split).is_dir() for split in ("train", "val")):
+            return folder / name
+    target = folder / "hymenoptera_synthetic"
+    _announce("hymenoptera", folder, f"no hymenoptera_data folder; files written to {target}")
+    for split in ("train", "val"):
+        images = _hymenoptera_standin(split, synthetic_size)
+        for index in range(len(images)):
+            image, label = images[index]
+            path = target / split / images.classes[label] / f"{split}_{index:04d}.jpg"
+            if not path.is_file():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                image.save(path, quality=90)
+    return target

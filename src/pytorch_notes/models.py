@@ -1,0 +1,80 @@
+"""The models the chapters build: ``Moli`` for CIFAR-10 and ``LeNet`` for MNIST.
+
+Each chapter that introduces one builds it line by line first; later chapters
+import it from here.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _check_images(model: nn.Module, x: torch.Tensor, channels: int, size: int) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{type(model).__name__} expects a tensor, got {type(x).__name__}")
+    if x.dim() != 4 or x.shape[1:] != (channels, size, size):
+        raise ValueError(f"{type(model).__name__} expects a batch of shape (N, {channels}, {size}, {size}), "
+                         f"got {tuple(x.shape)}; add a batch dimension with x.unsqueeze(0)")
+
+
+class Moli(nn.Module):
+    """A small CIFAR-10 classifier: three 5×5 conv + max-pool stages, then two linear layers.
+
+    Input ``(N, 3, 32, 32)``, output ``(N, num_classes)`` logits. Each 5×5
+    convolution has ``padding=2`` so it keeps the spatial size, and each pool
+    halves it: 32 → 16 → 8 → 4, so the flattened features are 64·4·4 = 1024.
+    ReLU follows every layer but the last (the course this comes from left
+    them out, which leaves max pooling as the only non-linearity).
+
+    Raises:
+        ValueError: in ``forward``, if the input is not ``(N, 3, 32, 32)``.
+    """
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
+        self.model = nn.Sequential(
+            nn.Conv2d(3, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * 4 * 4, 64), nn.ReLU(),
+            nn.Linear(64, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_images(self, x, 3, 32)
+        return self.model(x)
+
+
+class LeNet(nn.Module):
+    """LeNet-5 for 28×28 grayscale digits (MNIST), with ReLU and max pooling.
+
+    ``padding=2`` on the first convolution makes a 28×28 digit behave like
+    LeNet's original 32×32 input: 28 → conv 28 → pool 14 → conv 10 → pool 5,
+    so the classifier sees 16·5·5 = 400 features.
+
+    Raises:
+        ValueError: in ``forward``, if the input is not ``(N, 1, 28, 28)``.
+    """
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
+            nn.Linear(120, 84), nn.ReLU(),
+            nn.Linear(84, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_images(self, x, 1, 28)
+        return self.classifier(self.features(x))
