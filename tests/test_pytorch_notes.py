@@ -193,3 +193,14 @@ def test_show_images_draws_a_grid_and_checks_its_input():
             show_images(bad)
     with pytest.raises(ValueError, match="titles"):
         show_images(torch.rand(2, 1, 4, 4), titles=["a"])
+
+
+def test_vgg16_falls_back_to_random_init_offline(capsys):
+    from pytorch_notes.models import vgg16
+
+    model = vgg16(pretrained=True)  # the download is refused by the offline guard
+    assert "ImageNet weights unavailable" in capsys.readouterr().out
+    assert sum(p.numel() for p in model.parameters()) == 138_357_544
+    assert model.classifier[6].out_features == 1000
+    with pytest.raises(TypeError, match="pretrained"):
+        vgg16(pretrained="yes")

@@ -78,3 +78,31 @@ class LeNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_images(self, x, 1, 28)
         return self.classifier(self.features(x))
+
+
+def vgg16(pretrained: bool = True) -> nn.Module:
+    """torchvision's VGG16, with its ImageNet weights when they can be had.
+
+    ``pretrained=True`` asks for ``VGG16_Weights.IMAGENET1K_V1`` (the modern
+    ``weights=`` API; the old ``pretrained=True`` argument is deprecated). The
+    weights come from torch's cache (``$TORCH_HOME``) or are downloaded once
+    (528 MB). When neither works, e.g. offline, one line says so and the model
+    keeps its random initialization: the architecture is the same, so code that
+    edits or inspects it still runs.
+
+    Raises:
+        TypeError: if ``pretrained`` is not a bool.
+    """
+    from torchvision.models import VGG16_Weights
+    from torchvision.models import vgg16 as build_vgg16
+
+    if not isinstance(pretrained, bool):
+        raise TypeError(f"pretrained must be a bool, got {type(pretrained).__name__}")
+    if not pretrained:
+        return build_vgg16(weights=None)
+    try:
+        return build_vgg16(weights=VGG16_Weights.IMAGENET1K_V1, progress=False)
+    except (OSError, RuntimeError) as error:  # URLError is an OSError
+        print(f"[pytorch_notes] VGG16: ImageNet weights unavailable ({type(error).__name__}); "
+              "using random initialization")
+        return build_vgg16(weights=None)
