@@ -195,9 +195,10 @@ def test_show_images_draws_a_grid_and_checks_its_input():
         show_images(torch.rand(2, 1, 4, 4), titles=["a"])
 
 
-def test_vgg16_falls_back_to_random_init_offline(capsys):
+def test_vgg16_falls_back_to_random_init_offline(capsys, monkeypatch, tmp_path):
     from pytorch_notes.models import vgg16
 
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # no cached weights either
     model = vgg16(pretrained=True)  # the download is refused by the offline guard
     assert "ImageNet weights unavailable" in capsys.readouterr().out
     assert sum(p.numel() for p in model.parameters()) == 138_357_544
