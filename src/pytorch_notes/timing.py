@@ -9,7 +9,9 @@ from typing import Callable
 import torch
 
 
-def _synchronize(device: torch.device) -> None:
+def synchronize(device: str | torch.device) -> None:
+    """Wait until every kernel queued on ``device`` has finished (a no-op on the CPU)."""
+    device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elif device.type == "mps":
@@ -41,9 +43,9 @@ def time_op(fn: Callable[[], object], device: str | torch.device = "cpu", repeat
         fn()
     times = []
     for _ in range(repeats):
-        _synchronize(device)
+        synchronize(device)
         start = time.perf_counter()
         fn()
-        _synchronize(device)
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
