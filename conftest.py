@@ -4,7 +4,10 @@ pytest-markdown-docs collects every Python fence of every page under docs/ as a
 test. Its default runner would run each fence alone; ours (registered as the
 default) expands the fence's ``--8<--`` includes exactly like the site build and
 runs the fences of a page in order in one namespace, like a reader pasting them
-into one Python session. Errors point into the docs_src file and line.
+into one Python session. Errors point into the docs_src file and line. An
+English page and its Chinese twin hold the same code (tests/test_book.py checks
+that), so the twin's fences pass or fail with the first run instead of running
+the same code twice.
 """
 
 from __future__ import annotations
@@ -47,39 +50,45 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
-class _Page:
+class _Run:
+    """One execution of a page's fences. Twins (``x.md``, ``x.zh.md``) hold the same code and share one run."""
+
     def __init__(self, path: Path):
         relative = path.relative_to(ROOT)
-        self.fences = book.python_fences(path.read_text(encoding="utf-8"), str(relative))
         self.session = book.PageSession(str(relative.with_suffix("")), WORKDIR / relative.with_suffix(""))
         self.done = 0
-        self.failed_at: int | None = None
+        self.failed: str | None = None
 
 
 @register_runner(default=True)
 class BookPageRunner(_Runner):
     """Runs a page's fences in order in one namespace (see the module docstring)."""
 
-    pages: dict[Path, _Page] = {}
+    fences: dict[Path, list[book.Fence]] = {}
+    runs: dict[tuple[str, ...], _Run] = {}
 
     def runtest(self, test, args, *, asyncio_runner=None):
         path = Path(test.source_path).resolve()
-        if path not in self.pages:
-            self.pages[path] = _Page(path)
-        page = self.pages[path]
+        if path not in self.fences:
+            self.fences[path] = book.python_fences(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
+        fences = self.fences[path]
+        code = tuple(fence.code for fence in fences)
+        if code not in self.runs:
+            self.runs[code] = _Run(path)
+        run = self.runs[code]
         # pytest-markdown-docs' start_line is the opening fence's 1-based line
-        index = next(i for i, fence in enumerate(page.fences) if fence.first_line == test.start_line + 1)
-        while page.done <= index:
-            if page.failed_at is not None:
-                raise RuntimeError(f"not run: the fence at line {page.failed_at} of this page failed")
-            fence = page.fences[page.done]
+        index = next(i for i, fence in enumerate(fences) if fence.first_line == test.start_line + 1)
+        while run.done <= index:
+            if run.failed is not None:
+                raise RuntimeError(f"not run: {run.failed} failed")
+            fence = fences[run.done]
             try:
-                page.session.run(fence)
+                run.session.run(fence)
             except BaseException:
-                page.failed_at = fence.first_line - 1
+                run.failed = f"the fence at {path.relative_to(ROOT)}:{fence.first_line - 1}"
                 raise
             finally:
-                page.done += 1
+                run.done += 1
                 import matplotlib.pyplot as plt
 
                 plt.close("all")
