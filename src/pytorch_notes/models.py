@@ -11,6 +11,8 @@ from torch import nn
 
 
 def _check_images(model: nn.Module, x: torch.Tensor, channels: int, size: int) -> None:
+    if torch.jit.is_tracing():
+        return  # add_graph traces the model: a shape check would be frozen into the graph, with a warning
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{type(model).__name__} expects a tensor, got {type(x).__name__}")
     if x.dim() != 4 or x.shape[1:] != (channels, size, size):
