@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # terminal colours some PyTorch messages carry
+
 
 class expect_error:  # noqa: N801 - used like a function: `with expect_error(...)`
     """Context manager: assert that the block raises ``exc_type``, then print the error.
 
     Like ``pytest.raises``, but for chapter code that also runs outside pytest.
-    The first line of the message is printed so the reader sees what PyTorch says;
-    the caught exception is kept in ``.error``. If the block raises nothing, or
-    the message lacks ``match``, an ``AssertionError`` says so. Exceptions of
-    other types pass through unchanged.
+    The first line of the message (without terminal colour codes) is printed so
+    the reader sees what PyTorch says; the caught exception is kept in
+    ``.error``. If the block raises nothing, or the message lacks ``match``, an
+    ``AssertionError`` says so. Exceptions of other types pass through unchanged.
 
     Example:
         >>> import torch
@@ -39,7 +43,7 @@ class expect_error:  # noqa: N801 - used like a function: `with expect_error(...
             raise AssertionError(f"expected {self.exc_type.__name__}, but nothing was raised")
         if not issubclass(exc_type, self.exc_type):
             return False
-        message = str(error)
+        message = ANSI_ESCAPE.sub("", str(error))
         if self.match not in message:
             raise AssertionError(f"expected {self.match!r} in the {exc_type.__name__} message, "
                                  f"got {message!r}") from error

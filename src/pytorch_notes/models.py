@@ -6,6 +6,9 @@ import it from here.
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import torch
 from torch import nn
 
@@ -100,11 +103,14 @@ def vgg16(pretrained: bool = True) -> nn.Module:
 
     if not isinstance(pretrained, bool):
         raise TypeError(f"pretrained must be a bool, got {type(pretrained).__name__}")
-    if not pretrained:
-        return build_vgg16(weights=None)
-    try:
-        return build_vgg16(weights=VGG16_Weights.IMAGENET1K_V1, progress=False)
-    except (OSError, RuntimeError) as error:  # URLError is an OSError
-        print(f"[pytorch_notes] VGG16: ImageNet weights unavailable ({type(error).__name__}); "
-              "using random initialization")
-        return build_vgg16(weights=None)
+    model = build_vgg16(weights=None)
+    if pretrained:
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                state = VGG16_Weights.IMAGENET1K_V1.get_state_dict(progress=False)  # cache, else download
+        except (OSError, RuntimeError) as error:  # URLError is an OSError
+            print(f"[pytorch_notes] VGG16: ImageNet weights unavailable ({type(error).__name__}); "
+                  "using random initialization")
+        else:
+            model.load_state_dict(state)
+    return model

@@ -1,0 +1,216 @@
+# %% [markdown]
+# # Two ways to load, and weights_only
+# Book page: saving/load
+
+# %%
+# --8<-- [start:files]
+import shutil
+from pathlib import Path
+
+import torch
+
+from pytorch_notes.models import Moli
+
+shutil.rmtree("checkpoints", ignore_errors=True)
+folder = Path("checkpoints")
+folder.mkdir(parents=True, exist_ok=True)
+
+torch.manual_seed(0)
+trained = Moli()  # stands in for a trained model
+trained.eval()
+state_path = folder / "moli_state.pth"
+whole_path = folder / "moli_whole.pth"
+torch.save(trained.state_dict(), state_path)
+torch.save(trained, whole_path)
+
+images = torch.rand(4, 3, 32, 32)
+with torch.no_grad():
+    expected = trained(images)
+print("saved:", sorted(path.name for path in folder.iterdir()))
+# --8<-- [end:files]
+
+# %%
+# --8<-- [start:state-dict]
+torch.manual_seed(1)
+model = Moli()  # a fresh model: same architecture, different random weights
+with torch.no_grad():
+    assert not torch.allclose(model(images), expected)
+
+first_weight = model.model[0].weight
+result = model.load_state_dict(torch.load(state_path, weights_only=True))
+model.eval()  # load_state_dict does not change the mode; set it for inference
+
+with torch.no_grad():
+    assert torch.equal(model(images), expected)  # bit for bit the same outputs
+assert model.model[0].weight is first_weight  # values copied into the existing parameters
+assert result.missing_keys == [] and result.unexpected_keys == []
+print(result)
+# --8<-- [end:state-dict]
+
+# %%
+# --8<-- [start:strict]
+from pytorch_notes import expect_error
+
+# A checkpoint saved from a model wrapped in DataParallel / DDP: every key has a "module." prefix.
+state = torch.load(state_path, weights_only=True)
+wrapped = {"module." + name: tensor for name, tensor in state.items()}
+with expect_error(RuntimeError, 'Missing key(s) in state_dict: "model.0.weight"') as refused:
+    model.load_state_dict(wrapped)  # strict=True (the default): every key must match
+print("   ", str(refused.error).splitlines()[1].strip()[:80], "...")
+
+result = model.load_state_dict(wrapped, strict=False)  # loads what matches, which is nothing
+assert result._fields == ("missing_keys", "unexpected_keys")  # a named tuple
+assert result.missing_keys == list(state)
+assert result.unexpected_keys == list(wrapped)
+print("strict=False, missing:", len(result.missing_keys), "unexpected:", len(result.unexpected_keys))
+
+# The fix is to rename the keys, not to switch strict off.
+unwrapped = {name.removeprefix("module."): tensor for name, tensor in wrapped.items()}
+assert model.load_state_dict(unwrapped).missing_keys == []
+
+# A tensor of the wrong shape is an error even with strict=False.
+five_classes = Moli(num_classes=5)
+with expect_error(RuntimeError, "size mismatch for model.12.weight") as refused:
+    five_classes.load_state_dict(state, strict=False)
+print("   ", str(refused.error).splitlines()[1].strip())
+
+# Transfer: load everything but the head, and check that only the head is left out.
+body = {name: tensor for name, tensor in state.items() if not name.startswith("model.12.")}
+result = five_classes.load_state_dict(body, strict=False)
+assert result.missing_keys == ["model.12.weight", "model.12.bias"] and result.unexpected_keys == []
+assert torch.equal(five_classes.model[0].weight, trained.model[0].weight)
+# --8<-- [end:strict]
+
+# %%
+# --8<-- [start:weights-only]
+import pickle
+
+
+def refusal(path):
+    """Load with torch.load's default (weights_only=True); return the message of the refusal."""
+    try:
+        torch.load(path)
+    except pickle.UnpicklingError as error:
+        return str(error)
+    raise AssertionError(f"{path} loaded, but weights_only=True should have refused it")
+
+
+message = refusal(whole_path)
+assert message.startswith("Weights only load failed")
+assert "we changed the default value of the `weights_only` argument" in message
+assert "Unsupported global: GLOBAL pytorch_notes.models.Moli" in message
+print(next(line.strip() for line in message.splitlines() if "Unsupported global" in line))
+
+assert isinstance(torch.load(state_path), dict)  # the state_dict loads with the default
+plain = {"step": 3, "lr": 0.01, "name": "moli", "history": [2.3, (1, 2)], "w": torch.ones(2), "off": None}
+torch.save(plain, folder / "plain.pth")
+assert torch.load(folder / "plain.pth").keys() == plain.keys()  # plain data and tensors pass too
+# --8<-- [end:weights-only]
+
+# %%
+# --8<-- [start:safe-globals]
+from torch import nn
+
+needed = torch.serialization.get_unsafe_globals_in_checkpoint(whole_path)  # reads, runs nothing
+print("classes in the file:", sorted(needed))
+
+trusted = [Moli, nn.Sequential, nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.Flatten, nn.Linear]
+assert sorted(needed) == sorted(f"{cls.__module__}.{cls.__qualname__}" for cls in trusted)
+
+with torch.serialization.safe_globals(trusted):  # allow exactly these, only inside the block
+    whole = torch.load(whole_path)  # still weights_only=True
+assert type(whole) is Moli
+with torch.no_grad():
+    assert torch.equal(whole(images), expected)
+assert refusal(whole_path)  # outside the block the allowlist is gone again
+# --8<-- [end:safe-globals]
+
+# %%
+# --8<-- [start:payload]
+marker = folder / "code_ran.txt"
+marker.unlink(missing_ok=True)
+
+
+class Payload:
+    """Pickle lets an object say how to rebuild it: 'call this function with these arguments'."""
+
+    def __reduce__(self):
+        code = f"open({marker.as_posix()!r}, 'w').write('code from the checkpoint ran')"
+        return exec, (code,)  # harmless here; an attacker's code could do anything
+
+
+evil_path = folder / "innocent_looking.pth"
+torch.save({"model.0.weight": torch.zeros(2), "extra": Payload()}, evil_path)
+assert torch.serialization.get_unsafe_globals_in_checkpoint(evil_path) == ["builtins.exec"]
+
+message = refusal(evil_path)
+assert "Unsupported global: GLOBAL exec" in message
+assert not marker.exists()  # refused before anything ran
+print(next(line.strip() for line in message.splitlines() if "Unsupported global" in line))
+print("marker file exists:", marker.exists())
+# --8<-- [end:payload]
+
+# %%
+# --8<-- [start:danger]
+loaded = torch.load(evil_path, weights_only=False)  # DANGER: runs whatever the file says
+assert marker.exists()  # the code in the file ran, during torch.load
+assert marker.read_text() == "code from the checkpoint ran"
+assert loaded["extra"] is None  # exec returned None; the damage is already done
+print("marker file exists:", marker.exists(), "->", marker.read_text())
+# --8<-- [end:danger]
+
+# %%
+# --8<-- [start:map-location]
+checkpoint = torch.load(state_path, map_location="cpu", weights_only=True)
+assert all(tensor.device.type == "cpu" for tensor in checkpoint.values())
+
+same = torch.load(state_path, map_location=torch.device("cpu"), weights_only=True)
+renamed = torch.load(state_path, map_location={"cuda:0": "cpu"}, weights_only=True)  # device -> device
+recorded = []
+
+
+def to_cpu(storage, location):  # called once per storage, with the device it was saved from
+    recorded.append(location)
+    return storage.cpu()
+
+
+by_function = torch.load(state_path, map_location=to_cpu, weights_only=True)
+assert set(recorded) == {"cpu"}  # this file was saved on the CPU; a GPU file would say "cuda:0"
+for other in (same, renamed, by_function):
+    assert all(torch.equal(other[name], checkpoint[name]) for name in checkpoint)
+    assert all(tensor.device.type == "cpu" for tensor in other.values())
+import inspect
+
+from pytorch_notes.checkpoints import load_checkpoint
+
+assert inspect.signature(load_checkpoint).parameters["map_location"].default == "cpu"
+print("devices after map_location:", {tensor.device.type for tensor in checkpoint.values()})
+# --8<-- [end:map-location]
+
+# %%
+# --8<-- [start:missing]
+from pytorch_notes.checkpoints import save_checkpoint
+
+resume_path = folder / "epoch-003.pt"
+with expect_error(FileNotFoundError, "no checkpoint at"):
+    load_checkpoint(resume_path, model)  # the seed loaded a checkpoint before any was written
+
+# Check first: resume if there is a checkpoint, else start from scratch.
+start_epoch = load_checkpoint(resume_path, model)["epoch"] if resume_path.is_file() else 0
+assert start_epoch == 0
+
+save_checkpoint(resume_path, model, epoch=3)
+start_epoch = load_checkpoint(resume_path, model)["epoch"] if resume_path.is_file() else 0
+assert start_epoch == 3
+print("start at epoch", start_epoch)
+# --8<-- [end:missing]
+
+# %%
+# --8<-- [start:truncated]
+data = resume_path.read_bytes()
+cut_path = folder / "epoch-004.pt"
+cut_path.write_bytes(data[: len(data) // 2])  # what a crash during a plain torch.save can leave
+with expect_error(ValueError, "is not a complete checkpoint (truncated or corrupted?)"):
+    load_checkpoint(cut_path, model)
+assert load_checkpoint(resume_path, model)["epoch"] == 3  # the complete file still loads
+# --8<-- [end:truncated]

@@ -1,0 +1,201 @@
+# %% [markdown]
+# # Pretrained VGG16
+# Book page: saving/vgg16
+
+# %%
+# --8<-- [start:weights]
+import torch
+from torch import nn
+from torchvision.models import VGG16_Weights
+
+weights = VGG16_Weights.IMAGENET1K_V1  # a description of the weights; nothing is downloaded yet
+assert VGG16_Weights.DEFAULT is weights  # DEFAULT: the best weights torchvision has for VGG16
+categories = weights.meta["categories"]
+assert len(categories) == 1000  # the ImageNet-1K classes, in the order of the model's outputs
+assert categories[:3] == ["tench", "goldfish", "great white shark"]
+assert weights.meta["num_params"] == 138_357_544
+assert round(weights.meta["_file_size"]) == 528  # MB, downloaded once when a model is built
+assert weights.meta["_ops"] == 15.47  # GFLOPs (multiply-adds) for one 224 x 224 image
+preprocess = weights.transforms()  # the preprocessing these weights were trained with
+print(weights.url)
+print("ImageNet accuracy:", weights.meta["_metrics"]["ImageNet-1K"])
+print(preprocess)
+# --8<-- [end:weights]
+
+# %%
+# --8<-- [start:deprecated]
+import warnings
+
+import torchvision
+
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    with torch.device("meta"):  # shapes only, no memory: building costs nothing
+        old_style = torchvision.models.vgg16(pretrained=False)  # the seed's call
+messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+assert any("'pretrained' is deprecated" in m and "use 'weights' instead" in m for m in messages)
+print(messages[0])
+
+with warnings.catch_warnings():
+    warnings.simplefilter("error")  # any warning would now be an error: there is none
+    with torch.device("meta"):
+        new_style = torchvision.models.vgg16(weights=None)
+assert str(old_style) == str(new_style)  # pretrained=False meant weights=None
+# --8<-- [end:deprecated]
+
+# %%
+# --8<-- [start:load]
+from pytorch_notes.models import vgg16
+
+torch.manual_seed(0)  # the random initialization, if the weights are not available
+vgg = vgg16()  # ImageNet weights from the cache or the internet, else one line says so
+assert isinstance(vgg, torchvision.models.VGG)
+# --8<-- [end:load]
+
+# %%
+# --8<-- [start:architecture]
+def count(params):
+    return sum(p.numel() for p in params)
+
+
+assert [name for name, _ in vgg.named_children()] == ["features", "avgpool", "classifier"]
+layout = [layer.out_channels if isinstance(layer, nn.Conv2d) else "M"
+          for layer in vgg.features if isinstance(layer, (nn.Conv2d, nn.MaxPool2d))]
+assert layout == [64, 64, "M", 128, 128, "M", 256, 256, 256, "M",
+                  512, 512, 512, "M", 512, 512, 512, "M"]
+weight_layers = [m for m in vgg.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+assert len(weight_layers) == 16  # 13 convolutions + 3 linear layers: the "16" in VGG16
+
+total = count(vgg.parameters())
+assert total == 138_357_544 == weights.meta["num_params"]
+assert count(vgg.features.parameters()) == 14_714_688
+assert count(vgg.classifier.parameters()) == 123_642_856
+assert count(vgg.classifier[0].parameters()) == 25088 * 4096 + 4096 == 102_764_544
+assert 0.74 < count(vgg.classifier[0].parameters()) / total < 0.75  # three quarters of the model
+head = vgg.classifier[6]
+assert isinstance(head, nn.Linear) and (head.in_features, head.out_features) == (4096, 1000)
+print("features (conv channels, M = max pool):", layout)
+print(vgg.avgpool)
+print(vgg.classifier)
+print(f"parameters: {total:,} (features {count(vgg.features.parameters()):,}, "
+      f"classifier[0] alone {count(vgg.classifier[0].parameters()):,})")
+# --8<-- [end:architecture]
+
+# %%
+# --8<-- [start:shapes]
+with torch.device("meta"):
+    shape_model = torchvision.models.vgg16(weights=None)  # same layers, no data: instant
+    x = torch.empty(1, 3, 224, 224)  # a batch of one 224 x 224 RGB image
+    after_features = shape_model.features(x)
+    after_avgpool = shape_model.avgpool(after_features)
+    logits = shape_model(x)
+assert after_features.shape == (1, 512, 7, 7)  # 224 / 2**5 = 7 after five 2x2 max pools
+assert after_avgpool.shape == (1, 512, 7, 7)  # adaptive pool to 7 x 7: a no-op at 224 x 224
+assert 512 * 7 * 7 == 25088 == shape_model.classifier[0].in_features
+assert logits.shape == (1, 1000)
+for name, tensor in [("input", x), ("features", after_features), ("avgpool", after_avgpool),
+                     ("classifier", logits)]:
+    print(f"{name:10s} {tuple(tensor.shape)}")
+# --8<-- [end:shapes]
+
+# %%
+# --8<-- [start:append]
+with torch.device("meta"):
+    appended = torchvision.models.vgg16(weights=None)
+    appended.classifier.add_module("add_linear", nn.Linear(1000, 10))  # the seed's first way
+    out = appended(torch.empty(1, 3, 224, 224))
+assert out.shape == (1, 10)
+assert count(appended.parameters()) == 138_357_544 + 1000 * 10 + 10 == 138_367_554
+assert appended.classifier[6].out_features == 1000  # the ImageNet layer is still there
+assert count(appended.classifier[6].parameters()) == 4_097_000  # and all its parameters
+print(appended.classifier[-2:])
+
+# Two linear layers with nothing between them are one linear layer: W = W2 W1, b = W2 b1 + b2.
+torch.manual_seed(0)
+imagenet_head, add_linear = nn.Linear(4096, 1000), nn.Linear(1000, 10)
+merged = nn.Linear(4096, 10)
+with torch.no_grad():
+    merged.weight.copy_(add_linear.weight @ imagenet_head.weight)
+    merged.bias.copy_(add_linear.weight @ imagenet_head.bias + add_linear.bias)
+    hidden = torch.randn(2, 4096)
+    assert torch.allclose(add_linear(imagenet_head(hidden)), merged(hidden), atol=1e-5)
+# --8<-- [end:append]
+
+# %%
+# --8<-- [start:replace]
+from pytorch_notes import expect_error
+
+imagenet_features = vgg.classifier[3].weight  # a layer we keep
+vgg.classifier[6] = nn.Linear(4096, 10)  # the seed's second way: a new, randomly initialized head
+assert vgg.classifier[3].weight is imagenet_features  # everything else is untouched
+assert count(vgg.parameters()) == 138_357_544 - (4096 * 1000 + 1000) + (4096 * 10 + 10) == 134_301_514
+assert len(vgg.classifier) == 7
+print(vgg.classifier[6])
+
+# torchvision refuses pretrained weights with another number of classes (before any download).
+with expect_error(ValueError, "num_classes"):
+    torchvision.models.vgg16(weights=weights, num_classes=10)
+# --8<-- [end:replace]
+
+# %%
+# --8<-- [start:freeze]
+for param in vgg.features.parameters():
+    param.requires_grad_(False)  # the convolutions keep their ImageNet filters
+
+trainable = count(p for p in vgg.parameters() if p.requires_grad)
+frozen = count(p for p in vgg.parameters() if not p.requires_grad)
+assert frozen == 14_714_688
+assert trainable == 134_301_514 - 14_714_688 == 119_586_826
+assert count(vgg.classifier[6].parameters()) == 40_970  # what is left if you also freeze classifier[0:6]
+optimizer = torch.optim.SGD((p for p in vgg.parameters() if p.requires_grad), lr=1e-3)
+assert sum(p.numel() for group in optimizer.param_groups for p in group["params"]) == trainable
+print(f"trainable: {trainable:,}  frozen: {frozen:,}")
+# --8<-- [end:freeze]
+
+# %%
+# --8<-- [start:preprocess]
+from pytorch_notes.datasets import hymenoptera
+
+photos = hymenoptera("val")  # ants and bees: real photos when present, else the stand-in
+image, label = photos[photos.targets.index(photos.classes.index("bees"))]  # the first bee
+x = preprocess(image)  # resize the short side to 256, crop the 224 x 224 center, normalize
+assert x.shape == (3, 224, 224) and x.dtype == torch.float32
+
+mean = torch.tensor(preprocess.mean).view(3, 1, 1)  # ImageNet's per-channel mean and std
+std = torch.tensor(preprocess.std).view(3, 1, 1)
+pixels = x * std + mean  # undo (pixel - mean) / std
+assert pixels.min() >= -1e-5 and pixels.max() <= 1 + 1e-5  # back in [0, 1]
+assert x.min() < 0  # the network sees standardized values, not pixels in [0, 1]
+print(f"{photos.classes[label]}: {image.size[0]} x {image.size[1]} image -> tensor {tuple(x.shape)}")
+# --8<-- [end:preprocess]
+
+# %%
+# --8<-- [start:forward]
+vgg.eval()  # dropout off
+assert not vgg.classifier[2].training and not vgg.classifier[5].training
+batch = x.unsqueeze(0)  # a batch of one: (1, 3, 224, 224)
+logits = vgg(batch)  # the one real forward pass of this page
+assert logits.shape == (1, 10)
+
+loss = nn.functional.cross_entropy(logits, torch.tensor([label]))
+loss.backward()
+assert all(p.grad is None for p in vgg.features.parameters())  # frozen: no gradient computed
+assert vgg.classifier[6].weight.grad.shape == (10, 4096)
+assert vgg.classifier[0].weight.grad is not None  # still trainable
+optimizer.step()
+print(f"logits {tuple(logits.shape)}, loss {loss.item():.3f}")
+# --8<-- [end:forward]
+
+# %%
+# --8<-- [start:plot]
+import matplotlib.pyplot as plt
+
+fig, axes = plt.subplots(1, 2, figsize=(8, 3.5))
+axes[0].imshow(image)
+axes[0].set_title(f"as loaded: {image.size[0]} x {image.size[1]}")
+axes[1].imshow(pixels.permute(1, 2, 0).clamp(0, 1).numpy())
+axes[1].set_title("what VGG16 sees: 224 x 224 center crop")
+for axis in axes:
+    axis.axis("off")
+fig.tight_layout()
+# --8<-- [end:plot]
