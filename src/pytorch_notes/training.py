@@ -76,7 +76,7 @@ def fit(model: nn.Module, train_loader: Iterable, loss_fn: Callable, optimizer: 
         ValueError: if ``epochs < 1``.
     """
     from torch.utils.tensorboard import SummaryWriter
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")

@@ -1,0 +1,196 @@
+# %% [markdown]
+# # Device-agnostic training with .to(device)
+# Book page: training/device-agnostic
+
+# %%
+# --8<-- [start:device]
+import torch
+
+from pytorch_notes import available_devices, expect_error, pick_device
+
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # chosen once, here
+assert device.type in available_devices()
+
+best = pick_device()  # CUDA, else Apple's MPS, else the CPU
+if torch.cuda.is_available():
+    assert best.type == "cuda"
+elif torch.backends.mps.is_available():
+    assert best.type == "mps"
+else:
+    assert best == torch.device("cpu")
+assert pick_device("cpu") == torch.device("cpu")  # or ask for one explicitly ...
+missing = "cuda:99" if torch.cuda.is_available() else "cuda"
+with expect_error(ValueError, missing):  # ... and hear at once if it is not there
+    pick_device(missing)
+print("device:", device, "| pick_device():", best, "| available here:", available_devices())
+# --8<-- [end:device]
+
+# %%
+# --8<-- [start:create]
+torch.manual_seed(0)
+noise = torch.randn(4, 3, device=device)  # made where it is needed: no copy
+moved = torch.randn(4, 3).to(device)  # made on the CPU, then copied over
+assert noise.device.type == moved.device.type == device.type
+if device.type == "cuda":
+    assert noise.device == torch.device("cuda:0") and noise.device != device  # "cuda" has no index
+
+total = noise.sum()  # a 0-d tensor, still on the device
+value = total.item()  # a Python float: waits for the device, copies one number
+as_array = noise.cpu().numpy()  # NumPy only reads host memory
+assert isinstance(value, float) and total.device.type == device.type
+assert as_array.shape == (4, 3) and abs(as_array.sum() - value) < 1e-5
+print(f"sum on {total.device.type}: {value:.4f} | as NumPy: {as_array.dtype}, {as_array.shape}")
+# --8<-- [end:create]
+
+# %%
+# --8<-- [start:hard-coded]
+NO_CUDA_MESSAGES = (
+    "Torch not compiled with CUDA enabled",  # a CPU-only build of PyTorch (AssertionError)
+    "Found no NVIDIA driver",  # a CUDA build on a machine without an NVIDIA driver
+    "No CUDA GPUs are available",  # a driver, but no visible GPU
+)
+
+
+def seed_style_batch():
+    hard_coded = torch.device("cuda")  # the seed's version: "cuda" written into the code
+    return torch.zeros(2, 3).to(hard_coded)
+
+
+if torch.cuda.is_available():
+    assert seed_style_batch().device.type == "cuda"
+    print("CUDA is available here, so the hard-coded version runs; on a CPU-only machine it crashes")
+else:
+    assert torch.device("cuda").type == "cuda"  # naming the device is fine; using it is not
+    with expect_error(Exception) as crash:
+        seed_style_batch()
+    assert isinstance(crash.error, (RuntimeError, AssertionError))
+    assert any(message in str(crash.error) for message in NO_CUDA_MESSAGES)
+    assert torch.zeros(2, 3).to(device).device.type == "cpu"  # the device variable just works
+# --8<-- [end:hard-coded]
+
+# %%
+# --8<-- [start:loader]
+import warnings
+
+from torch.utils.data import DataLoader, Subset
+from torchvision.transforms import ToTensor
+
+from pytorch_notes.datasets import cifar10
+
+cifar = cifar10(train=True, transform=ToTensor())
+train_set, val_set = Subset(cifar, range(64)), Subset(cifar, range(64, 96))
+
+on_cuda = device.type == "cuda"  # pinned memory only helps host-to-GPU copies
+train_loader = DataLoader(train_set, batch_size=32, shuffle=True, pin_memory=on_cuda,
+                          generator=torch.Generator().manual_seed(0))
+val_loader = DataLoader(val_set, batch_size=32, pin_memory=on_cuda)
+
+images, labels = next(iter(train_loader))
+assert images.is_pinned() == on_cuda
+images, labels = images.to(device, non_blocking=on_cuda), labels.to(device, non_blocking=on_cuda)
+assert images.device.type == labels.device.type == device.type
+
+if not torch.accelerator.is_available():  # asking anyway on a machine without a GPU
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        batch, _ = next(iter(DataLoader(train_set, batch_size=4, pin_memory=True)))
+    assert not batch.is_pinned() and any("pin_memory" in str(w.message) for w in caught)
+    print("pin_memory=True without a GPU: a warning, and nothing is pinned")
+print("batch:", tuple(images.shape), "on", images.device.type, "| pinned before the copy:", on_cuda)
+# --8<-- [end:loader]
+
+# %%
+# --8<-- [start:train]
+import torch.nn as nn
+
+from pytorch_notes import seed_everything
+from pytorch_notes.models import Moli
+from pytorch_notes.training import fit
+
+seed_everything(0)
+model = Moli().to(device)  # first the move ...
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)  # ... then the optimizer
+loss_fn = nn.CrossEntropyLoss()
+history = fit(model, train_loader, loss_fn, optimizer, epochs=2, val_loader=val_loader, device=device,
+              progress=False)
+
+assert [record["epoch"] for record in history] == [1, 2]
+assert history[1]["train_loss"] < history[0]["train_loss"]
+assert all(p.device.type == device.type for p in model.parameters())
+for record in history:
+    print(f"epoch {record['epoch']}: train loss {record['train_loss']:.3f}, "
+          f"val accuracy {record['val_accuracy']:.3f}")
+# --8<-- [end:train]
+
+# %%
+# --8<-- [start:results]
+model.eval()
+val_images, val_labels = next(iter(val_loader))  # all 32 validation images in one batch
+with torch.no_grad():
+    logits = model(val_images.to(device))
+predicted = logits.argmax(dim=1).cpu()  # back to the CPU to compare, print or plot
+accuracy = (predicted == val_labels).float().mean().item()
+assert predicted.device.type == "cpu" and logits.device.type == device.type
+assert abs(accuracy - history[-1]["val_accuracy"]) < 1e-6  # what fit measured
+names = [cifar.classes[i] for i in predicted[:4].tolist()]
+print("first predictions:", names, f"| accuracy {accuracy:.3f}")
+# --8<-- [end:results]
+
+# %%
+# --8<-- [start:checkpoint]
+import shutil
+
+from pytorch_notes.checkpoints import atomic_save
+
+shutil.rmtree("checkpoints/device-agnostic", ignore_errors=True)
+path = atomic_save(model.state_dict(), "checkpoints/device-agnostic/moli.pt")
+
+state = torch.load(path, map_location=device, weights_only=True)  # straight onto this machine's device
+assert all(tensor.device.type == device.type for tensor in state.values())
+on_cpu = torch.load(path, map_location="cpu", weights_only=True)  # e.g. a GPU checkpoint on a laptop
+assert all(tensor.device.type == "cpu" for tensor in on_cpu.values())
+
+restored = Moli().to(device)
+restored.load_state_dict(on_cpu)  # copies into the existing parameters, wherever they live
+assert all(p.device.type == device.type for p in restored.parameters())
+restored.eval()
+with torch.no_grad():
+    assert torch.equal(restored(val_images.to(device)), logits)
+print("saved", path.as_posix(), "| loaded onto", device.type, "and onto cpu")
+# --8<-- [end:checkpoint]
+
+# %%
+# --8<-- [start:determinism]
+import torch.nn.functional as F
+
+few_images = torch.stack([train_set[i][0] for i in range(16)])
+few_labels = torch.tensor([train_set[i][1] for i in range(16)])
+
+
+def train_a_few_steps(on, steps=3):
+    """Seeded: the same initial weights (made on the CPU), the same batch, three SGD steps on `on`."""
+    seed_everything(0)
+    net = Moli().to(on)
+    sgd = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    x, y = few_images.to(on), few_labels.to(on)
+    for _ in range(steps):
+        sgd.zero_grad()
+        F.cross_entropy(net(x), y).backward()
+        sgd.step()
+    return [p.detach().cpu() for p in net.parameters()]
+
+
+first, second = train_a_few_steps(device), train_a_few_steps(device)
+if device.type == "cpu":
+    assert all(torch.equal(a, b) for a, b in zip(first, second))  # bit for bit
+else:
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(first, second))
+print("two seeded runs on", device.type, "give identical weights:",
+      all(torch.equal(a, b) for a, b in zip(first, second)))
+
+if torch.cuda.is_available():
+    on_cpu = train_a_few_steps("cpu")
+    gap = max((a - b).abs().max().item() for a, b in zip(first, on_cpu))
+    assert gap < 1e-3  # close, but not bitwise equal: other kernels, other rounding
+    print(f"largest weight difference CPU vs CUDA: {gap:.1e}")
+# --8<-- [end:determinism]

@@ -1,0 +1,214 @@
+# %% [markdown]
+# # GPU training with .cuda(): what moves, what stays, and how to time it
+# Book page: training/gpu-cuda
+
+# %%
+# --8<-- [start:modules-vs-tensors]
+import torch
+import torch.nn as nn
+
+torch.manual_seed(0)
+layer = nn.Linear(4, 2)
+weight = layer.weight  # a handle on the Parameter object itself
+
+# A module converts its parameters in place and returns itself ...
+assert layer.cpu() is layer and layer.to("cpu") is layer
+assert layer.to(torch.float64) is layer  # on this CPU machine, a dtype change shows the effect
+assert layer.weight is weight and weight.dtype == torch.float64  # same Parameter, new data
+layer.to(torch.float32)
+
+# ... a tensor returns the converted copy and leaves the original alone.
+t = torch.ones(3)
+t.to(torch.float64)  # result thrown away: this line does nothing
+assert t.dtype == torch.float32
+t64 = t.to(torch.float64)
+assert t64.dtype == torch.float64 and t64 is not t
+assert t.to("cpu") is t  # already there: .to returns t itself, no copy
+
+if torch.cuda.is_available():
+    t_gpu = t.cuda()
+    assert t.device.type == "cpu" and t_gpu.device.type == "cuda"  # t stayed on the CPU
+    assert layer.cuda() is layer and layer.weight is weight and weight.is_cuda
+    layer.cpu()
+print("module.to returns the module:", layer.to("cpu") is layer)
+print("tensor.to returns a new tensor:", t.to(torch.float64) is not t)
+# --8<-- [end:modules-vs-tensors]
+
+# %%
+# --8<-- [start:buffers]
+norm = nn.BatchNorm2d(3)
+assert [name for name, _ in norm.named_parameters()] == ["weight", "bias"]
+assert [name for name, _ in norm.named_buffers()] == ["running_mean", "running_var", "num_batches_tracked"]
+norm.to(torch.float64)
+assert norm.running_mean.dtype == torch.float64  # buffers are converted with the parameters
+assert norm.num_batches_tracked.dtype == torch.int64  # a dtype change skips integer tensors
+
+plain_loss = nn.CrossEntropyLoss()
+assert list(plain_loss.parameters()) == [] and list(plain_loss.buffers()) == []  # nothing to move
+weighted_loss = nn.CrossEntropyLoss(weight=torch.linspace(1.0, 2.0, 10))
+assert [name for name, _ in weighted_loss.named_buffers()] == ["weight"]  # this one must move
+if torch.cuda.is_available():
+    assert weighted_loss.cuda().weight.is_cuda
+print("BatchNorm2d buffers:", [name for name, _ in norm.named_buffers()])
+print("CrossEntropyLoss(weight=...) buffers:", [name for name, _ in weighted_loss.named_buffers()])
+# --8<-- [end:buffers]
+
+# %%
+# --8<-- [start:optimizer]
+torch.manual_seed(0)
+model = nn.Linear(4, 2)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)  # created BEFORE the move
+before = list(model.parameters())
+model.to(torch.float64)  # stands in for model.cuda() here
+assert all(old is new for old, new in zip(before, model.parameters()))  # the same objects
+assert optimizer.param_groups[0]["params"][0] is model.weight  # the optimizer holds them
+
+old_weight = model.weight.detach().clone()
+model(torch.randn(8, 4, dtype=torch.float64)).pow(2).mean().backward()
+optimizer.step()
+assert not torch.equal(model.weight.detach(), old_weight)  # so the step reaches the model
+print("after the move, the optimizer still updates the model's weights")
+
+# The optimizer's state is another matter: Adam's moments do not follow a later move.
+model = nn.Linear(4, 2)
+adam = torch.optim.Adam(model.parameters(), lr=0.1)
+model(torch.randn(8, 4)).pow(2).mean().backward()
+adam.step()  # creates exp_avg and exp_avg_sq, float32 like the weights
+model.to(torch.float64)
+assert adam.state[model.weight]["exp_avg"].dtype == torch.float32  # left behind
+adam.load_state_dict(adam.state_dict())  # loading casts the state to the parameters' device and dtype
+assert adam.state[model.weight]["exp_avg"].dtype == torch.float64
+print("Adam's state after load_state_dict:", adam.state[model.weight]["exp_avg"].dtype)
+# --8<-- [end:optimizer]
+
+# %%
+# --8<-- [start:data]
+from torch.utils.data import DataLoader, Subset
+from torchvision.transforms import ToTensor
+
+from pytorch_notes.datasets import cifar10
+
+train_set = Subset(cifar10(train=True, transform=ToTensor()), range(64))  # small: a few seconds on a CPU
+loader = DataLoader(train_set, batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0))
+images, labels = next(iter(loader))
+assert images.shape == (32, 3, 32, 32) and images.dtype == torch.float32
+assert 0 <= images.min() and images.max() <= 1 and labels.dtype == torch.int64
+print("batch:", tuple(images.shape), "on", images.device)
+# --8<-- [end:data]
+
+# %%
+# --8<-- [start:cuda-train]
+import time
+
+from pytorch_notes.models import Moli
+
+torch.manual_seed(0)
+model = Moli()
+loss_fn = nn.CrossEntropyLoss()
+if torch.cuda.is_available():
+    model = model.cuda()  # returns the same module, moved
+    loss_fn = loss_fn.cuda()  # no buffers: harmless, and needed once it has a weight
+    print("training on", torch.cuda.get_device_name(0))
+else:
+    print("CUDA is not available: the same code trains on the CPU")
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)  # after the move
+
+epoch_losses, epoch_seconds = [], []
+for epoch in range(2):
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()  # start the clock with an empty queue
+    start = time.perf_counter()
+    total, seen = 0.0, 0
+    for images, labels in loader:
+        if torch.cuda.is_available():
+            images, labels = images.cuda(), labels.cuda()  # every batch, inputs and targets
+        outputs = model(images)
+        assert outputs.device == images.device == next(model.parameters()).device
+        loss = loss_fn(outputs, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(labels)
+        seen += len(labels)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()  # stop it only when the GPU is done
+    epoch_seconds.append(time.perf_counter() - start)
+    epoch_losses.append(total / seen)
+    print(f"epoch {epoch + 1}: mean loss {epoch_losses[-1]:.3f}")
+
+expected = "cuda" if torch.cuda.is_available() else "cpu"
+assert all(p.device.type == expected for p in model.parameters())
+assert epoch_losses[1] < epoch_losses[0] and all(s > 0 for s in epoch_seconds)
+# --8<-- [end:cuda-train]
+
+# %%
+# --8<-- [start:mismatch]
+from pytorch_notes import expect_error
+
+model_device = next(model.parameters()).device
+images, labels = next(iter(loader))
+images = images.to(model_device)
+assert images.device == model_device  # the invariant of every training step
+assert model(images).shape == (32, 10)
+
+if torch.cuda.is_available():
+    with expect_error(RuntimeError, "same"):
+        model(images.cpu())  # CPU input, CUDA weights
+else:
+    with expect_error(RuntimeError, "should be the same"):
+        model(images.double())  # the CPU cousin: float64 input, float32 weights
+# --8<-- [end:mismatch]
+
+# %%
+# --8<-- [start:clocks]
+wall = time.get_clock_info("time")
+stopwatch = time.get_clock_info("perf_counter")
+assert not wall.monotonic and wall.adjustable  # the calendar clock can be set, even backwards
+assert stopwatch.monotonic and not stopwatch.adjustable  # made for measuring intervals
+print("time.time:        monotonic", wall.monotonic, "| adjustable", wall.adjustable)
+print("time.perf_counter: monotonic", stopwatch.monotonic, "| adjustable", stopwatch.adjustable)
+# --8<-- [end:clocks]
+
+# %%
+# --8<-- [start:async]
+from pytorch_notes.timing import synchronize
+
+device = next(model.parameters()).device
+size = 4096 if device.type == "cuda" else 256
+a = torch.randn(size, size, device=device)
+a @ a  # warm-up
+synchronize(device)
+
+start = time.perf_counter()
+for _ in range(10):
+    product = a @ a
+returned = time.perf_counter() - start  # the seed's measurement: the loop has returned
+synchronize(device)
+finished = time.perf_counter() - start  # the right one: the work is done
+assert 0 < returned <= finished
+if device.type == "cuda":
+    assert returned < finished / 2  # most of the work was still queued when the loop returned
+    print("on the GPU the loop returned long before the work was done:", returned < finished / 2)
+else:
+    print("on the CPU, @ returns when the product is computed: nothing is queued")
+# --8<-- [end:async]
+
+# %%
+# --8<-- [start:time-op]
+from pytorch_notes import time_op
+
+images, labels = next(iter(loader))
+images, labels = images.to(device), labels.to(device)
+
+
+def train_step():
+    optimizer.zero_grad()
+    loss_fn(model(images), labels).backward()
+    optimizer.step()
+
+
+step_seconds = time_op(train_step, device=device, repeats=3, warmup=1)  # median of 3, after 1 warm-up
+images_per_second = len(images) / step_seconds
+assert step_seconds > 0 and images_per_second > 0
+print(f"timed one training step on a batch of {len(images)} on {device.type}")  # the number is yours to print
+# --8<-- [end:time-op]
