@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import book
@@ -84,30 +85,48 @@ def test_a_page_shows_every_section_of_its_script_in_order(script):
     assert shown == [f'--8<-- "{relative(script)}:{section}"' for section in sections]
 
 
-def run_script(script: Path, cwd: Path, data_root: Path | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT / "tests" / "offline"))
-    env.pop("PYTORCH_NOTES_DATA", None)
-    if data_root is not None:
-        env["PYTORCH_NOTES_DATA"] = str(data_root)
-    return subprocess.run([sys.executable, str(script)], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120)
-
-
-@pytest.mark.parametrize("script", SCRIPTS, ids=relative)
-def test_script_runs_on_its_own(script, tmp_path):
-    result = run_script(script, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-
-
 REAL_DATA = ROOT.parent / "shared" / "datasets"
 REAL_DATA_SCRIPTS = [s for s in SCRIPTS if re.search(r"\b(mnist|hymenoptera\w*)\(", s.read_text(encoding="utf-8"))]
 
 
+def run_script(script: Path, cwd: Path, data_root: Path | None = None) -> subprocess.CompletedProcess:
+    # one thread each: the runs go in parallel, one per core
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT / "tests" / "offline"), OMP_NUM_THREADS="1")
+    env.pop("PYTORCH_NOTES_DATA", None)
+    if data_root is not None:
+        env["PYTORCH_NOTES_DATA"] = str(data_root)
+    cwd.mkdir(parents=True, exist_ok=True)
+    return subprocess.run([sys.executable, str(script)], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="session")
+def script_runs(tmp_path_factory):
+    """Every script run as a fresh process, on the stand-in data and (when present) on the real data.
+
+    Most of a run is importing torch in a new interpreter, so the runs go in
+    parallel, one per CPU core; each test below then checks one result.
+    """
+    workdir = tmp_path_factory.mktemp("scripts")
+    jobs = {(script, None): workdir / "stand-in" / relative(script) for script in SCRIPTS}
+    if REAL_DATA.is_dir():
+        jobs.update({(script, REAL_DATA): workdir / "real" / relative(script) for script in REAL_DATA_SCRIPTS})
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        futures = {key: pool.submit(run_script, key[0], cwd, key[1]) for key, cwd in jobs.items()}
+        return {key: future.result() for key, future in futures.items()}
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=relative)
+def test_script_runs_on_its_own(script, script_runs):
+    result = script_runs[script, None]
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 @pytest.mark.skipif(not REAL_DATA.is_dir(), reason="../shared/datasets is not present")
 @pytest.mark.parametrize("script", REAL_DATA_SCRIPTS, ids=relative)
-def test_script_runs_on_the_real_data(script, tmp_path):
+def test_script_runs_on_the_real_data(script, script_runs):
     """The chapters that read MNIST or ants/bees also hold on the real images, not only the stand-in."""
-    result = run_script(script, tmp_path, data_root=REAL_DATA)
+    result = script_runs[script, REAL_DATA]
     assert result.returncode == 0, result.stderr[-3000:]
     assert "synthetic stand-in" not in result.stdout
 

@@ -100,3 +100,14 @@ def test_chapter_script_takes_the_cuda_branch(tmp_path):
     assert "pinned: True" in result.stdout
     print("\n" + "\n".join(line for line in result.stdout.splitlines()
                            if line.startswith(("device:", "cpu:", "cuda:", "pinned:"))))
+
+
+@pytest.mark.parametrize("chapter, cuda_line", [("training/gpu_cuda.py", "training on "),
+                                                ("training/device_agnostic.py", "device: cuda")])
+def test_training_chapters_run_on_cuda(chapter, cuda_line, tmp_path):
+    """The GPU training chapters take their CUDA branches and their asserts hold there."""
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT / "tests" / "offline"))
+    result = subprocess.run([sys.executable, str(ROOT / "docs_src" / chapter)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert cuda_line in result.stdout
