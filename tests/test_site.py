@@ -106,3 +106,55 @@ def test_chinese_search_finds_chinese_words(site):
     assert "、" in index["config"]["separator"]
     zh_text = " ".join(doc["text"] for doc in index["docs"] if doc["location"].startswith("zh/"))
     assert "\u200b梯度\u200b" in zh_text  # jieba split the Chinese text into words
+
+
+class _Links(HTMLParser):
+    """Collects every link target of a page and every id it defines."""
+
+    def __init__(self):
+        super().__init__()
+        self.targets, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if tag in ("a", "link") and attrs.get("href"):
+            self.targets.append(attrs["href"])
+        if tag in ("img", "script", "iframe") and attrs.get("src"):
+            self.targets.append(attrs["src"])
+
+
+def _parse(path: Path) -> _Links:
+    links = _Links()
+    links.feed(path.read_text(encoding="utf-8"))
+    return links
+
+
+def test_no_broken_internal_link_or_anchor(site):
+    """Every link between the site's own pages, in both languages, reaches a file, and its #anchor an id."""
+    from urllib.parse import unquote, urljoin, urlsplit
+
+    site_url = os.environ.get("SITE_URL", "https://pytorch-notes.github.io/pytorch-notes/")  # as in mkdocs.yml
+    base = urlsplit(site_url)
+    pages = {path: _parse(path) for path in site.rglob("*.html")}
+    broken = []
+    for page, links in pages.items():
+        page_address = site_url + page.relative_to(site).as_posix()
+        for target in links.targets:
+            address = urlsplit(urljoin(page_address, target))
+            if address.scheme not in ("http", "https") or address.netloc != base.netloc:
+                continue  # mailto:, data:, or another site: not ours to check offline
+            if not address.path.startswith(base.path):
+                broken.append(f"{page.relative_to(site)}: {target} leaves the site's sub-path {base.path}")
+                continue
+            file = site / unquote(address.path[len(base.path):])
+            if address.path.endswith("/"):
+                file = file / "index.html"
+            if not file.is_file():
+                broken.append(f"{page.relative_to(site)}: {target} (no {file.relative_to(site)})")
+            elif address.fragment and file.suffix == ".html":
+                ids = pages[file].ids if file in pages else _parse(file).ids
+                if unquote(address.fragment) not in ids:
+                    broken.append(f"{page.relative_to(site)}: {target} (no id {address.fragment!r})")
+    assert not broken, f"{len(broken)} broken links:\n" + "\n".join(sorted(set(broken))[:50])
