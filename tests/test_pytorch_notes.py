@@ -205,3 +205,17 @@ def test_vgg16_falls_back_to_random_init_offline(capsys, monkeypatch, tmp_path):
     assert model.classifier[6].out_features == 1000
     with pytest.raises(TypeError, match="pretrained"):
         vgg16(pretrained="yes")
+
+
+def test_gaussian_ring_puts_points_around_each_mode():
+    from pytorch_notes.data import gaussian_ring
+
+    points, mode = gaussian_ring(n=800, modes=8, radius=2.0, std=0.05, seed=1)
+    assert points.shape == (800, 2) and mode.shape == (800,)
+    assert torch.equal(points, gaussian_ring(n=800, modes=8, radius=2.0, std=0.05, seed=1)[0])
+    assert set(mode.tolist()) == set(range(8))
+    assert torch.allclose(points.norm(dim=1), torch.full((800,), 2.0), atol=0.25)
+    with pytest.raises(ValueError, match="modes"):
+        gaussian_ring(modes=0)
+    with pytest.raises(TypeError, match="n must be an int"):
+        gaussian_ring(n=10.0)

@@ -1,0 +1,123 @@
+"""Unit tests of pytorch_notes.attention, bad input included."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pytorch_notes.attention import MultiHeadAttention, causal_mask, scaled_dot_product_attention
+
+
+def test_attention_matches_the_formula_and_pytorch():
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 3, 4, 8), torch.randn(2, 3, 6, 8), torch.randn(2, 3, 6, 5)
+    output, weights = scaled_dot_product_attention(q, k, v)
+    expected_weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(8), dim=-1)
+    assert output.shape == (2, 3, 4, 5) and weights.shape == (2, 3, 4, 6)
+    assert torch.allclose(weights, expected_weights)
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 3, 4))
+    assert torch.allclose(output, F.scaled_dot_product_attention(q, k, v), atol=1e-6)
+
+
+def test_mask_true_means_keep():
+    torch.manual_seed(0)
+    q, k, v = torch.randn(4, 8), torch.randn(4, 8), torch.randn(4, 3)
+    mask = causal_mask(4)
+    output, weights = scaled_dot_product_attention(q, k, v, mask)
+    assert (weights[~mask] == 0).all()
+    assert torch.allclose(output, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-6)
+    assert torch.allclose(output, F.scaled_dot_product_attention(q, k, v, is_causal=True), atol=1e-6)
+
+
+def test_causal_mask():
+    assert torch.equal(causal_mask(3), torch.tensor([[True, False, False], [True, True, False], [True, True, True]]))
+    assert causal_mask(1).shape == (1, 1) and causal_mask(2, device="cpu").device.type == "cpu"
+
+
+@pytest.mark.parametrize("length, error", [(2.0, TypeError), ("3", TypeError), (True, TypeError),
+                                           (0, ValueError), (-1, ValueError)])
+def test_causal_mask_rejects_bad_lengths(length, error):
+    with pytest.raises(error, match="length"):
+        causal_mask(length)
+
+
+def test_attention_rejects_bad_input():
+    q, k, v = torch.randn(4, 8), torch.randn(5, 8), torch.randn(5, 3)
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        scaled_dot_product_attention(q.tolist(), k, v)
+    with pytest.raises(TypeError, match="floating-point"):
+        scaled_dot_product_attention(q, k.long(), v)
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        scaled_dot_product_attention(q, k, torch.randn(5))
+    with pytest.raises(ValueError, match="last dimension"):
+        scaled_dot_product_attention(q, torch.randn(5, 7), v)
+    with pytest.raises(ValueError, match="number of keys"):
+        scaled_dot_product_attention(q, k, torch.randn(6, 3))
+    with pytest.raises(TypeError, match="bool"):
+        scaled_dot_product_attention(q, k, v, torch.ones(4, 5))
+    with pytest.raises(ValueError, match="broadcast"):
+        scaled_dot_product_attention(q, k, v, torch.ones(4, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="no key"):
+        scaled_dot_product_attention(q, k, v, torch.zeros(4, 5, dtype=torch.bool))
+
+
+@pytest.mark.parametrize("mask_kind", [None, "causal", "batched"])
+def test_multi_head_attention_matches_torch(mask_kind):
+    torch.manual_seed(0)
+    d_model, num_heads, length = 12, 3, 5
+    ours = MultiHeadAttention(d_model, num_heads)
+    theirs = torch.nn.MultiheadAttention(d_model, num_heads, batch_first=True)
+    with torch.no_grad():
+        for layer, w, b in zip([ours.q_proj, ours.k_proj, ours.v_proj], theirs.in_proj_weight.chunk(3),
+                               theirs.in_proj_bias.chunk(3)):
+            layer.weight.copy_(w)
+            layer.bias.copy_(b)
+        ours.out_proj.load_state_dict(theirs.out_proj.state_dict())
+    x = torch.randn(2, length, d_model)
+    mask = None if mask_kind is None else causal_mask(length)
+    if mask_kind == "batched":
+        mask = mask.expand(2, length, length)
+    output, weights = ours(x, x, x, mask=mask)
+    torch_mask = None if mask is None else ~(mask if mask.dim() == 2 else mask[0])
+    expected, expected_weights = theirs(x, x, x, attn_mask=torch_mask)
+    assert output.shape == (2, length, d_model) and weights.shape == (2, length, length)
+    assert torch.allclose(output, expected, atol=1e-5)
+    assert torch.allclose(weights, expected_weights, atol=1e-6)
+
+
+def test_multi_head_attention_cross_attention_shapes_and_parameters():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(8, 2)
+    output, weights = mha(torch.randn(3, 4, 8), torch.randn(3, 7, 8), torch.randn(3, 7, 8))
+    assert output.shape == (3, 4, 8) and weights.shape == (3, 4, 7)
+    assert sum(p.numel() for p in mha.parameters()) == 4 * 8**2 + 4 * 8
+    output.sum().backward()
+    assert all(p.grad is not None for p in mha.parameters())
+
+
+@pytest.mark.parametrize("d_model, num_heads, error", [(8.0, 2, TypeError), (8, "2", TypeError),
+                                                       (True, 1, TypeError), (0, 1, ValueError),
+                                                       (8, 0, ValueError), (8, 3, ValueError)])
+def test_multi_head_attention_rejects_bad_sizes(d_model, num_heads, error):
+    with pytest.raises(error):
+        MultiHeadAttention(d_model, num_heads)
+
+
+def test_multi_head_attention_rejects_bad_input():
+    mha = MultiHeadAttention(8, 2)
+    x = torch.randn(2, 4, 8)
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        mha(x.tolist(), x, x)
+    with pytest.raises(ValueError, match=r"\(N, length, 8\)"):
+        mha(torch.randn(2, 4, 6), x, x)
+    with pytest.raises(ValueError, match=r"\(N, length, 8\)"):
+        mha(torch.randn(4, 8), x, x)
+    with pytest.raises(ValueError, match="batch size"):
+        mha(torch.randn(3, 4, 8), x, x)
+    with pytest.raises(ValueError, match="same length"):
+        mha(x, x, torch.randn(2, 5, 8))
+    with pytest.raises(ValueError, match="mask must have shape"):
+        mha(x, x, x, mask=torch.ones(4, dtype=torch.bool))
+    with pytest.raises(TypeError, match="bool"):
+        mha(x, x, x, mask=torch.ones(4, 4))
