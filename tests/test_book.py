@@ -101,16 +101,22 @@ def run_script(script: Path, cwd: Path, data_root: Path | None = None) -> subpro
 
 
 @pytest.fixture(scope="session")
-def script_runs(tmp_path_factory):
-    """Every script run as a fresh process, on the stand-in data and (when present) on the real data.
+def script_runs(request, tmp_path_factory):
+    """The selected scripts run as fresh processes, on the stand-in data and (when present) on the real data.
 
-    Most of a run is importing torch in a new interpreter, so the runs go in
-    parallel, one per CPU core; each test below then checks one result.
+    Only the runs that the selected tests check are started (so `-k lora` runs
+    one script, not the whole book). Most of a run is importing torch in a new
+    interpreter, so the runs go in parallel, one per CPU core; each test below
+    then checks one result.
     """
+    selected = {(item.originalname, item.callspec.params["script"]) for item in request.session.items
+                if "script_runs" in getattr(item, "fixturenames", ()) and hasattr(item, "callspec")}
     workdir = tmp_path_factory.mktemp("scripts")
-    jobs = {(script, None): workdir / "stand-in" / relative(script) for script in SCRIPTS}
+    jobs = {(script, None): workdir / "stand-in" / relative(script) for script in SCRIPTS
+            if ("test_script_runs_on_its_own", script) in selected}
     if REAL_DATA.is_dir():
-        jobs.update({(script, REAL_DATA): workdir / "real" / relative(script) for script in REAL_DATA_SCRIPTS})
+        jobs.update({(script, REAL_DATA): workdir / "real" / relative(script) for script in REAL_DATA_SCRIPTS
+                     if ("test_script_runs_on_the_real_data", script) in selected})
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         futures = {key: pool.submit(run_script, key[0], cwd, key[1]) for key, cwd in jobs.items()}
         return {key: future.result() for key, future in futures.items()}
