@@ -6,7 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pytorch_notes.attention import MultiHeadAttention, causal_mask, scaled_dot_product_attention
+from pytorch_notes.attention import (
+    GatedCrossAttention,
+    MultiHeadAttention,
+    QFormerBlock,
+    causal_mask,
+    scaled_dot_product_attention,
+)
 
 
 def test_attention_matches_the_formula_and_pytorch():
@@ -121,3 +127,134 @@ def test_multi_head_attention_rejects_bad_input():
         mha(x, x, x, mask=torch.ones(4, dtype=torch.bool))
     with pytest.raises(TypeError, match="bool"):
         mha(x, x, x, mask=torch.ones(4, 4))
+
+
+# --- GatedCrossAttention and QFormerBlock (chapter multimodal/cross-attention) ---
+
+
+@pytest.mark.parametrize("ffn_hidden", [None, 16])
+def test_gated_cross_attention_starts_as_the_identity(ffn_hidden):
+    torch.manual_seed(0)
+    block = GatedCrossAttention(8, 6, 2, ffn_hidden=ffn_hidden)
+    x, media = torch.randn(3, 4, 8), torch.randn(3, 9, 6)
+    y, weights = block(x, media)
+    assert torch.equal(y, x)
+    assert weights.shape == (3, 4, 9) and torch.allclose(weights.sum(-1), torch.ones(3, 4))
+    (y * torch.randn_like(y)).sum().backward()
+    gates = [block.attn_gate] + ([] if ffn_hidden is None else [block.ffn_gate])
+    assert all(g.grad.abs() > 0 for g in gates)
+    others = [p for name, p in block.named_parameters() if not name.endswith("gate")]
+    assert others and all(torch.equal(p.grad, torch.zeros_like(p)) for p in others)
+    assert (block.ffn is None) == (block.ffn_gate is None) == (ffn_hidden is None)
+
+
+def test_gated_cross_attention_matches_its_formula_and_keeps_the_text_length():
+    torch.manual_seed(0)
+    block = GatedCrossAttention(8, 6, 2, ffn_hidden=16)
+    with torch.no_grad():
+        block.attn_gate.fill_(0.7)
+        block.ffn_gate.fill_(-0.2)
+        x = torch.randn(2, 5, 8)
+        for length in (1, 7, 30):
+            media = torch.randn(2, length, 6)
+            y, weights = block(x, media)
+            assert y.shape == (2, 5, 8) and weights.shape == (2, 5, length)
+        projected = block.media_proj(media)
+        attended, _ = block.attn(block.norm(x), projected, projected)
+        h = x + math.tanh(0.7) * attended
+        expected = h + math.tanh(-0.2) * block.ffn(h)
+    assert torch.allclose(y, expected, atol=1e-6)
+
+
+def test_gated_cross_attention_mask():
+    torch.manual_seed(0)
+    block = GatedCrossAttention(8, 6, 2)
+    mask = torch.zeros(4, 9, dtype=torch.bool)
+    mask[:, :3] = True  # every text token sees only the first three media tokens
+    _, weights = block(torch.randn(2, 4, 8), torch.randn(2, 9, 6), mask=mask)
+    assert (weights[..., 3:] == 0).all() and torch.allclose(weights.sum(-1), torch.ones(2, 4))
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    (dict(d_model=8.0, media_dim=6, num_heads=2), TypeError),
+    (dict(d_model=8, media_dim="6", num_heads=2), TypeError),
+    (dict(d_model=8, media_dim=6, num_heads=True), TypeError),
+    (dict(d_model=8, media_dim=6, num_heads=2, ffn_hidden=1.5), TypeError),
+    (dict(d_model=0, media_dim=6, num_heads=1), ValueError),
+    (dict(d_model=8, media_dim=-1, num_heads=2), ValueError),
+    (dict(d_model=8, media_dim=6, num_heads=3), ValueError),
+    (dict(d_model=8, media_dim=6, num_heads=2, ffn_hidden=0), ValueError),
+])
+def test_gated_cross_attention_rejects_bad_sizes(kwargs, error):
+    with pytest.raises(error):
+        GatedCrossAttention(**kwargs)
+
+
+def test_gated_cross_attention_rejects_bad_input():
+    block = GatedCrossAttention(8, 6, 2)
+    x, media = torch.randn(2, 4, 8), torch.randn(2, 9, 6)
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        block(x.tolist(), media)
+    with pytest.raises(TypeError, match="floating-point"):
+        block(x, media.long())
+    with pytest.raises(ValueError, match="d_model=8"):
+        block(torch.randn(2, 4, 6), media)
+    with pytest.raises(ValueError, match="media_dim=6"):
+        block(x, torch.randn(2, 9, 8))
+    with pytest.raises(ValueError, match="media_dim=6"):
+        block(x, torch.randn(9, 6))
+    with pytest.raises(ValueError, match="same batch size"):
+        block(x, torch.randn(3, 9, 6))
+    with pytest.raises(ValueError, match="mask must have shape"):
+        block(x, media, mask=torch.ones(9, dtype=torch.bool))
+
+
+def test_qformer_block_outputs_one_token_per_query():
+    torch.manual_seed(0)
+    block = QFormerBlock(num_queries=5, d_model=8, media_dim=6, num_heads=2)
+    assert isinstance(block.queries, torch.nn.Parameter) and block.queries.shape == (5, 8)
+    assert any(p is block.queries for p in block.parameters())
+    assert block.ffn[1].out_features == 32  # default hidden width 4 * d_model
+    for length in (3, 49, 256):
+        output, weights = block(torch.randn(2, length, 6))
+        assert output.shape == (2, 5, 8) and weights.shape == (2, 5, length)
+        assert torch.allclose(weights.sum(-1), torch.ones(2, 5))
+    output.sum().backward()
+    assert block.queries.grad.abs().sum() > 0
+
+
+def test_qformer_block_matches_its_steps():
+    torch.manual_seed(0)
+    block = QFormerBlock(num_queries=4, d_model=8, media_dim=6, num_heads=2, ffn_hidden=12)
+    media = torch.randn(3, 10, 6)
+    with torch.no_grad():
+        output, weights = block(media)
+        projected = block.media_proj(media)
+        q = block.queries.expand(3, -1, -1)
+        h = block.self_norm(q)
+        q = q + block.self_attn(h, h, h)[0]
+        attended, expected_weights = block.cross_attn(block.cross_norm(q), projected, projected)
+        q = q + attended
+        expected = q + block.ffn(q)
+    assert torch.allclose(output, expected, atol=1e-6) and torch.equal(weights, expected_weights)
+    assert not torch.allclose(output[0], output[1])
+
+
+@pytest.mark.parametrize("args, error", [((4.0, 8, 6, 2), TypeError), ((4, 8, 6, "2"), TypeError),
+                                         ((0, 8, 6, 2), ValueError), ((4, 8, 0, 2), ValueError),
+                                         ((4, 8, 6, 3), ValueError), ((4, 8, 6, 2, -5), ValueError)])
+def test_qformer_block_rejects_bad_sizes(args, error):
+    with pytest.raises(error):
+        QFormerBlock(*args)
+
+
+def test_qformer_block_rejects_bad_input():
+    block = QFormerBlock(4, 8, 6, 2)
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        block([[0.0] * 6])
+    with pytest.raises(TypeError, match="floating-point"):
+        block(torch.ones(2, 3, 6, dtype=torch.long))
+    with pytest.raises(ValueError, match="media_dim=6"):
+        block(torch.randn(2, 3, 8))
+    with pytest.raises(ValueError, match="media_dim=6"):
+        block(torch.randn(3, 6))

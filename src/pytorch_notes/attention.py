@@ -1,6 +1,9 @@
 """Scaled dot-product attention, the causal mask and multi-head attention, from scratch.
 
 Introduced by the chapter "Attention from scratch" (architecture/attention).
+The cross-attention blocks of multimodal models, :class:`GatedCrossAttention`
+(Flamingo) and :class:`QFormerBlock` (BLIP-2), are introduced by the chapter
+"Cross-attention" (multimodal/cross-attention).
 """
 
 from __future__ import annotations
@@ -154,3 +157,149 @@ class MultiHeadAttention(nn.Module):
         batch, _, length, _ = heads.shape
         merged = heads.transpose(1, 2).reshape(batch, length, self.d_model)
         return self.out_proj(merged), weights.mean(dim=1)
+
+
+# --- Cross-attention between modalities (chapter multimodal/cross-attention) ---
+
+
+def _check_size(name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be positive, got {value}")
+
+
+def _check_sequence(name: str, value, width: int, width_name: str) -> None:
+    _check_tensor(name, value, 1)
+    if value.dim() != 3 or value.shape[-1] != width:
+        raise ValueError(f"{name} must have shape (N, length, {width_name}={width}), got {tuple(value.shape)}")
+
+
+def _feed_forward(d_model: int, hidden: int) -> nn.Sequential:
+    return nn.Sequential(nn.LayerNorm(d_model), nn.Linear(d_model, hidden), nn.GELU(), nn.Linear(hidden, d_model))
+
+
+class GatedCrossAttention(nn.Module):
+    """Flamingo-style gated cross-attention: text tokens read media tokens through a tanh gate.
+
+    ``y = x + tanh(attn_gate) * CrossAttn(LayerNorm(x), media_proj(media))``, then, if
+    ``ffn_hidden`` is given, ``y = y + tanh(ffn_gate) * FFN(y)`` (the FFN starts with
+    its own LayerNorm). Queries come from ``x``; keys and values from the media
+    features, first projected from ``media_dim`` to ``d_model`` by ``media_proj``
+    (so that ``MultiHeadAttention`` can take them). Both gates are scalars
+    initialised to 0: a new block is exactly the identity, so inserting it into a
+    frozen language model changes nothing until the gates open during training.
+
+    Args:
+        d_model: width of the text tokens (queries) and of the output.
+        media_dim: width of the media features (keys and values before ``media_proj``).
+        num_heads: number of attention heads; must divide ``d_model``.
+        ffn_hidden: hidden width of the gated feed-forward layer, or ``None`` for no FFN.
+
+    Raises:
+        TypeError: if a size is not an int.
+        ValueError: if a size is not positive, or num_heads does not divide d_model.
+    """
+
+    def __init__(self, d_model: int, media_dim: int, num_heads: int, ffn_hidden: int | None = None):
+        super().__init__()
+        _check_size("d_model", d_model)
+        _check_size("media_dim", media_dim)
+        _check_size("num_heads", num_heads)
+        if ffn_hidden is not None:
+            _check_size("ffn_hidden", ffn_hidden)
+        self.d_model = d_model
+        self.media_dim = media_dim
+        self.media_proj = nn.Linear(media_dim, d_model)
+        self.norm = nn.LayerNorm(d_model)
+        self.attn = MultiHeadAttention(d_model, num_heads)
+        self.attn_gate = nn.Parameter(torch.zeros(()))
+        self.ffn = None if ffn_hidden is None else _feed_forward(d_model, ffn_hidden)
+        self.ffn_gate = None if ffn_hidden is None else nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor, media: torch.Tensor,
+                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Let the text tokens ``x`` (N, L, d_model) attend to ``media`` (N, S, media_dim).
+
+        Args:
+            mask: optional bool mask, ``(L, S)`` or ``(N, L, S)``, ``True`` = keep
+                (e.g. each text token sees only the image before it).
+
+        Returns:
+            ``(output, weights)``: ``(N, L, d_model)``, the same length as ``x`` whatever
+            ``S`` is, and the cross-attention weights averaged over the heads, ``(N, L, S)``.
+
+        Raises:
+            TypeError: if an input is not a floating-point tensor.
+            ValueError: if the shapes are wrong or the batch sizes differ.
+        """
+        _check_sequence("x", x, self.d_model, "d_model")
+        _check_sequence("media", media, self.media_dim, "media_dim")
+        if x.shape[0] != media.shape[0]:
+            raise ValueError(f"x and media must have the same batch size, got {x.shape[0]} and {media.shape[0]}")
+        media = self.media_proj(media)
+        attended, weights = self.attn(self.norm(x), media, media, mask=mask)
+        x = x + torch.tanh(self.attn_gate) * attended
+        if self.ffn is not None:
+            x = x + torch.tanh(self.ffn_gate) * self.ffn(x)
+        return x, weights
+
+
+class QFormerBlock(nn.Module):
+    """A minimal Q-Former block (BLIP-2 style): learned queries read image features.
+
+    ``num_queries`` learned query vectors (an ``nn.Parameter``, the same for every
+    image) go through three pre-LayerNorm residual steps: self-attention among
+    the queries, cross-attention from the queries to the projected image
+    features, and a feed-forward layer. The output always has ``num_queries``
+    tokens, however many image features come in.
+
+    Args:
+        num_queries: number of learned queries (= output tokens per image).
+        d_model: width of the queries and of the output.
+        media_dim: width of the image features.
+        num_heads: number of attention heads; must divide ``d_model``.
+        ffn_hidden: hidden width of the feed-forward layer (default ``4 * d_model``).
+
+    Raises:
+        TypeError: if a size is not an int.
+        ValueError: if a size is not positive, or num_heads does not divide d_model.
+    """
+
+    def __init__(self, num_queries: int, d_model: int, media_dim: int, num_heads: int,
+                 ffn_hidden: int | None = None):
+        super().__init__()
+        _check_size("num_queries", num_queries)
+        _check_size("d_model", d_model)
+        _check_size("media_dim", media_dim)
+        _check_size("num_heads", num_heads)
+        ffn_hidden = 4 * d_model if ffn_hidden is None else ffn_hidden
+        _check_size("ffn_hidden", ffn_hidden)
+        self.media_dim = media_dim
+        self.queries = nn.Parameter(0.02 * torch.randn(num_queries, d_model))
+        self.media_proj = nn.Linear(media_dim, d_model)
+        self.self_norm = nn.LayerNorm(d_model)
+        self.self_attn = MultiHeadAttention(d_model, num_heads)
+        self.cross_norm = nn.LayerNorm(d_model)
+        self.cross_attn = MultiHeadAttention(d_model, num_heads)
+        self.ffn = _feed_forward(d_model, ffn_hidden)
+
+    def forward(self, media: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summarise ``media`` (N, S, media_dim) into ``num_queries`` tokens.
+
+        Returns:
+            ``(output, weights)``: ``(N, num_queries, d_model)`` and the cross-attention
+            weights averaged over the heads, ``(N, num_queries, S)``.
+
+        Raises:
+            TypeError: if media is not a floating-point tensor.
+            ValueError: if media is not ``(N, S, media_dim)``.
+        """
+        _check_sequence("media", media, self.media_dim, "media_dim")
+        media = self.media_proj(media)
+        q = self.queries.expand(media.shape[0], -1, -1)
+        h = self.self_norm(q)
+        q = q + self.self_attn(h, h, h)[0]
+        attended, weights = self.cross_attn(self.cross_norm(q), media, media)
+        q = q + attended
+        return q + self.ffn(q), weights
