@@ -228,7 +228,11 @@ def sample_next(logits: torch.Tensor, *, generator: torch.Generator | None = Non
     Args:
         logits: tensor of shape ``(..., V)``.
         generator: optional ``torch.Generator``, for reproducible draws.
-        previous_tokens, repetition_penalty, temperature, top_k, top_p: as in ``process_logits``.
+        previous_tokens: tokens already generated, for the repetition penalty (as in ``process_logits``).
+        repetition_penalty: as in ``process_logits``.
+        temperature: as in ``process_logits``.
+        top_k: as in ``process_logits``.
+        top_p: as in ``process_logits``.
 
     Returns:
         A LongTensor of shape ``logits.shape[:-1]`` (a 0-d tensor for 1-D logits).
