@@ -175,6 +175,7 @@ assert output.min() < 0
 with expect_error(RuntimeError, "is invalid for input of size"):
     torch.reshape(nn.Conv2d(3, 16, 3)(images), (-1, 3, 30, 30))  # 64 x 16 channels: not a multiple of 3
 print(f"conv1 output values lie in [{output.min():.2f}, {output.max():.2f}]")
+writer.flush()  # write what is queued now: the writer stays open for the next section
 # --8<-- [end:tb_refused]
 
 # %%
