@@ -8,18 +8,6 @@ from pytorch_notes.attention import causal_mask
 from pytorch_notes.layers import PostLNBlock, PreLNBlock, RMSNorm
 
 
-def copy_weights(block, layer):
-    with torch.no_grad():
-        attention = block.self_attn
-        for projection, w, b in zip([attention.q_proj, attention.k_proj, attention.v_proj],
-                                    layer.self_attn.in_proj_weight.chunk(3), layer.self_attn.in_proj_bias.chunk(3)):
-            projection.weight.copy_(w)
-            projection.bias.copy_(b)
-        attention.out_proj.load_state_dict(layer.self_attn.out_proj.state_dict())
-        for name in ["linear1", "linear2", "norm1", "norm2"]:
-            getattr(block, name).load_state_dict(getattr(layer, name).state_dict())
-
-
 def test_rms_norm_matches_the_formula_and_torch():
     torch.manual_seed(0)
     x = torch.randn(2, 3, 6) * 3 + 1
@@ -74,13 +62,21 @@ def test_blocks_match_torch_encoder_layer(norm_first, Block, masked):
     torch.manual_seed(0)
     layer = nn.TransformerEncoderLayer(12, 3, 20, dropout=0.0, batch_first=True, norm_first=norm_first)
     block = Block(12, 3, 20)
-    copy_weights(block, layer)
+    block.copy_from(layer)
     x = torch.randn(3, 6, 12)
     mask = causal_mask(6) if masked else None
     expected = layer(x, src_mask=None if mask is None else ~mask)
     assert block(x, mask).shape == (3, 6, 12)
     assert torch.allclose(block(x, mask), expected, atol=1e-5)
     assert sum(p.numel() for p in block.parameters()) == sum(p.numel() for p in layer.parameters())
+
+
+def test_copy_from_rejects_other_layers():
+    block = PreLNBlock(12, 3, 20)
+    with pytest.raises(TypeError, match="nn.TransformerEncoderLayer"):
+        block.copy_from(nn.Linear(12, 12))
+    with pytest.raises(ValueError, match="d_model=8"):
+        block.copy_from(nn.TransformerEncoderLayer(8, 2, 20, batch_first=True))
 
 
 def test_pre_ln_with_silent_branches_is_the_identity():

@@ -191,21 +191,9 @@ from pytorch_notes.attention import causal_mask
 from pytorch_notes.layers import PostLNBlock, PreLNBlock
 
 
-def copy_weights(block, layer):  # nn.TransformerEncoderLayer -> our block
-    with torch.no_grad():
-        attention = block.self_attn
-        for projection, w, b in zip([attention.q_proj, attention.k_proj, attention.v_proj],
-                                    layer.self_attn.in_proj_weight.chunk(3), layer.self_attn.in_proj_bias.chunk(3)):
-            projection.weight.copy_(w)
-            projection.bias.copy_(b)
-        attention.out_proj.load_state_dict(layer.self_attn.out_proj.state_dict())
-        for name in ["linear1", "linear2", "norm1", "norm2"]:
-            getattr(block, name).load_state_dict(getattr(layer, name).state_dict())
-
-
 post_block, pre_block = PostLNBlock(d_model, num_heads, d_ff), PreLNBlock(d_model, num_heads, d_ff)
-copy_weights(post_block, post_layer)
-copy_weights(pre_block, pre_layer)
+post_block.copy_from(post_layer)  # splits in_proj_weight into W_Q, W_K, W_V
+pre_block.copy_from(pre_layer)
 assert count(post_block) == count(pre_block) == count(post_layer)
 
 keep = causal_mask(5)  # ours: True = may attend; PyTorch's src_mask: True = may NOT attend

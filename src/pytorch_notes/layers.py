@@ -92,6 +92,37 @@ class _EncoderBlock(nn.Module):
         """The feed-forward branch: linear2(relu(linear1(x)))."""
         return self.linear2(torch.relu(self.linear1(x)))
 
+    @torch.no_grad()
+    def copy_from(self, layer: nn.TransformerEncoderLayer) -> None:
+        """Copy the weights of ``layer`` into this block (their functions then agree).
+
+        PyTorch stacks the three input projections into one ``in_proj_weight`` of
+        shape ``(3 * d_model, d_model)``: its thirds are W_Q, W_K and W_V. The
+        other parts have the same names in both modules.
+
+        Args:
+            layer: an ``nn.TransformerEncoderLayer`` with the same sizes.
+
+        Raises:
+            TypeError: if layer is not an ``nn.TransformerEncoderLayer``.
+            ValueError: if its sizes differ from this block's.
+        """
+        if not isinstance(layer, nn.TransformerEncoderLayer):
+            raise TypeError(f"layer must be an nn.TransformerEncoderLayer, got {type(layer).__name__}")
+        if layer.linear1.weight.shape != self.linear1.weight.shape or layer.self_attn.num_heads != self.self_attn.num_heads:
+            raise ValueError(f"layer has d_model={layer.linear1.in_features}, num_heads={layer.self_attn.num_heads}, "
+                             f"dim_feedforward={layer.linear1.out_features}; this block has d_model={self.d_model}, "
+                             f"num_heads={self.self_attn.num_heads}, dim_feedforward={self.linear1.out_features}")
+        attention = self.self_attn
+        stacked = zip([attention.q_proj, attention.k_proj, attention.v_proj],
+                      layer.self_attn.in_proj_weight.chunk(3), layer.self_attn.in_proj_bias.chunk(3))
+        for projection, weight, bias in stacked:
+            projection.weight.copy_(weight)
+            projection.bias.copy_(bias)
+        attention.out_proj.load_state_dict(layer.self_attn.out_proj.state_dict())
+        for name in ["linear1", "linear2", "norm1", "norm2"]:
+            getattr(self, name).load_state_dict(getattr(layer, name).state_dict())
+
     def _check(self, x) -> None:
         _check_input(x, self.d_model, f"shape (N, length, {self.d_model})")
         if x.dim() != 3:
