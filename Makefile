@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: serve test build setup clean
+.PHONY: serve test build linkcheck setup clean
 
 serve: setup  ## the site with live reload on http://127.0.0.1:8000/
 	SITE_URL=http://127.0.0.1:8000/ $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
@@ -15,6 +15,9 @@ test: setup  ## every test: package, pages (both languages), docs_src scripts, w
 
 build: setup  ## the site into site/, failing on any warning
 	$(BIN)/mkdocs build --strict
+
+linkcheck: build  ## request every outside link of the site (needs internet; CI only lists them)
+	$(BIN)/python tools/check_external_links.py site --check
 
 setup: $(VENV)/.installed node_modules/.package-lock.json
 

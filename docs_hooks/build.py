@@ -7,17 +7,22 @@
   ``node_modules``), so no page load reaches a CDN.
 - Each chapter's ``docs_src`` script is offered as a notebook (jupytext) with
   download and "Open in Colab" buttons.
+- Reader polish: each page's first paragraph becomes its meta description (and
+  link preview); the 404 page exists in both languages; ``robots.txt`` points to
+  the sitemap, which lists both languages with their hreflang alternates.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import os
 import re
 import shutil
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jupytext
 import matplotlib
@@ -35,9 +40,16 @@ LABELS = {
     "zh": {"output": "输出", "download": "下载 Notebook", "colab": "在 Colab 中打开"},
 }
 SECTION_MARKER = re.compile(r"^\s*# --8<-- \[(start|end):[A-Za-z0-9_-]+\]\s*$")
+FIGURE_BUDGET = 150_000  # characters of SVG; above it, point clouds are embedded as one bitmap
+# Material fetches `<href>sitemap.xml` for every <link rel="alternate" hreflang> in a page's head,
+# expecting each to be a language's home; mkdocs-static-i18n points them at the page's twin, so every
+# page load asked for a missing `<page>/sitemap.xml`. The sitemap carries the hreflang pairs instead.
+HEAD_ALTERNATE = re.compile(r'\n\s*<link rel="alternate" href="[^"]*" hreflang="[^"]*">')
 
-_results: dict[str, list] = {}  # page code hash -> [(stdout, [svg, ...]), ...], shared by en and zh
+_results: dict[str, list] = {}  # page code hash -> [(stdout, [(bytes, extension), ...]), ...], shared by en and zh
 _workdir = Path(tempfile.mkdtemp(prefix="pytorch-notes-build-"))
+_page_alternates: list = []  # the language switcher's links, put back after the 404 page
+_english_404 = ""
 
 
 def on_config(config):
@@ -102,21 +114,39 @@ def _run_page(fences, page_name: str) -> list:
             except Exception as error:
                 raise PluginError(f"{page_name}: the fence at line {fence.first_line} raised "
                                   f"{type(error).__name__}: {error}") from error
-            svgs = []
-            for figure in figures:
-                buffer = io.StringIO()
-                figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-                svgs.append(buffer.getvalue())
-            results.append((stdout, svgs))
+            results.append((stdout, [_figure_file(figure) for figure in figures]))
         _results[key] = results
     return _results[key]
 
 
-def _figure_html(svg: str, alt: str, page, config) -> str:
-    uri = f"assets/figures/{hashlib.sha256(svg.encode()).hexdigest()[:16]}.svg"
+def _figure_file(figure) -> tuple[bytes, str]:
+    """The figure as (file contents, extension), as light as it can be while staying sharp.
+
+    SVG, unless that is over FIGURE_BUDGET: then the collections (thousands of scatter
+    points) become one embedded bitmap while text and axes stay vector; and if it is
+    still over (photos), a JPEG when that is smaller.
+    """
+    def save(format: str, **options) -> bytes:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=format, bbox_inches="tight", **options)
+        return buffer.getvalue()
+
+    candidates = [(save("svg", metadata={"Date": None}), "svg")]
+    if len(candidates[-1][0]) > FIGURE_BUDGET:
+        for axes in figure.axes:
+            for collection in axes.collections:
+                collection.set_rasterized(True)
+        candidates.append((save("svg", metadata={"Date": None}, dpi=150), "svg"))
+    if len(candidates[-1][0]) > FIGURE_BUDGET:
+        candidates.append((save("jpg", dpi=100, pil_kwargs={"quality": 85}), "jpg"))
+    return min(candidates, key=lambda candidate: len(candidate[0]))
+
+
+def _figure_html(contents: bytes, extension: str, alt: str, page, config) -> str:
+    uri = f"assets/figures/{hashlib.sha256(contents).hexdigest()[:16]}.{extension}"
     target = Path(config.site_dir) / uri
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(svg, encoding="utf-8")
+    target.write_bytes(contents)
     src = get_relative_url(uri, page.url)
     return f'<figure class="book-figure" markdown>\n<img src="{src}" alt="{alt}" loading="lazy">\n</figure>'
 
@@ -141,14 +171,14 @@ def on_page_markdown(markdown, page, config, files):
     labels = LABELS[getattr(page.file, "locale", "en")]
     results = _run_page(fences, str(Path(page.file.src_uri).with_suffix("")).removesuffix(".zh"))
     lines = markdown.split("\n")
-    for fence, (stdout, svgs) in reversed(list(zip(fences, results))):
-        if svgs and not fence.alt:
+    for fence, (stdout, figures) in reversed(list(zip(fences, results))):
+        if figures and not fence.alt:
             raise PluginError(f"{page.file.src_path}: the fence at line {fence.first_line} draws a "
                               'figure but has no alt text (add alt="..." to its info string)')
         block = []
         if stdout.strip():
             block += ["", f'```text title="{labels["output"]}"', stdout.rstrip("\n"), "```"]
-        block += ["", *(_figure_html(svg, fence.alt, page, config) for svg in svgs)] if svgs else []
+        block += ["", *(_figure_html(*figure, fence.alt, page, config) for figure in figures)] if figures else []
         lines[fence.end_line:fence.end_line] = block
         opening = fence.first_line - 2
         lines[opening] = book.ALT.sub("", lines[opening])
@@ -157,6 +187,62 @@ def on_page_markdown(markdown, page, config, files):
         title = next(i for i, line in enumerate(lines) if line.startswith("# "))
         lines[title + 1:title + 1] = ["", buttons]
     return "\n".join(lines)
+
+
+def summary(page_html: str, limit: int = 160) -> str:
+    """The first paragraph of prose of a rendered page as plain, HTML-escaped text of at most
+    ``limit`` characters (cut at a space where it has one), or "" when there is none."""
+    for paragraph in re.findall(r"<p>(.*?)</p>", page_html, flags=re.S):
+        text = " ".join(re.sub(r"\\[()]", "", html.unescape(re.sub(r"<[^>]+>", "", paragraph))).split())
+        if "md-button" in paragraph or len(text) < 40:
+            continue
+        if len(text) > limit:
+            cut = text[:limit - 1]
+            text = (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2:] else cut) + "…"
+        return html.escape(text)
+    return ""
+
+
+def on_page_content(page_html, page, config, files):
+    page.meta.setdefault("description", summary(page_html))
+    return page_html
+
+
+def on_post_page(output, page, config):
+    return HEAD_ALTERNATE.sub("", output)
+
+
+def on_pre_template(template, template_name, config):
+    global _page_alternates
+    if template_name == "404.html":  # its language switcher leads to each language's home page
+        _page_alternates = config.extra.get("alternate", [])
+        base = urlsplit(config.site_url or "/").path.rstrip("/") + "/"
+        config.extra["alternate"] = [dict(alternate, link=base + ("" if alternate["lang"] == "en" else f"{alternate['lang']}/"))
+                                     for alternate in _page_alternates]
+    return template
+
+
+def on_post_template(output, template_name, config):
+    """Keep each language's 404 page: mkdocs-static-i18n renders 404.html once per language into
+    the same root file, so the last language built (zh) would win. Root 404.html stays English."""
+    global _english_404
+    if template_name != "404.html":
+        return output
+    config.extra["alternate"] = _page_alternates
+    output = HEAD_ALTERNATE.sub("", output)
+    language = config.theme["language"]
+    if language == "en":
+        _english_404 = output
+        return output
+    target = Path(config.site_dir) / language / "404.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(output, encoding="utf-8")
+    return _english_404 or output
+
+
+def on_post_build(config):
+    robots = f"User-agent: *\nAllow: /\nSitemap: {config.site_url}sitemap.xml\n"
+    (Path(config.site_dir) / "robots.txt").write_text(robots, encoding="utf-8")
 
 
 def on_shutdown():

@@ -17,13 +17,21 @@ def test_workflows_pass_actionlint():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_deploy_runs_only_after_cpu_and_gpu_tests_on_main():
-    jobs = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())["jobs"]
+def test_deploy_runs_only_after_the_tests_pass_on_main():
+    workflow = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    jobs = workflow["jobs"]
     deploy = jobs["deploy"]
     assert set(deploy["needs"]) == {"test", "gpu"}
-    assert "refs/heads/main" in deploy["if"]
+    for condition in ("refs/heads/main", "needs.test.result == 'success'",
+                      "needs.gpu.result == 'success' || needs.gpu.result == 'skipped'"):
+        assert condition in deploy["if"]
     assert jobs["gpu"]["runs-on"] == ["self-hosted", "gpu"]
     assert "pytest -m gpu" in jobs["gpu"]["steps"][-1]["run"]
+    # what is deployed is the site the test job built with CI's own command, for the Pages sub-path
+    assert any(step.get("run") == "bash .ci/run" for step in jobs["test"]["steps"])
+    assert "github.io/${{ github.event.repository.name }}/" in workflow["env"]["SITE_URL"]
+    assert any(step.get("with", {}).get("name") == "site" for step in deploy["steps"])
+    assert jobs["test"]["steps"][0]["with"]["fetch-depth"] == 0
 
 
 def test_permissions_are_least_privilege():

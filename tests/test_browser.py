@@ -1,0 +1,257 @@
+"""The site in a real browser: Chromium, driven by Playwright, on the built site served on 127.0.0.1.
+
+The site is served under the sub-path of its ``site_url`` (``/pytorch-notes/``
+by default, as on GitHub Pages), gzip-compressed like GitHub Pages, and the
+browser cannot resolve any other host. Screenshots and the page-weight table
+go to ``test-results/`` (``PYTORCH_NOTES_RESULTS`` to change it).
+
+Needs a Chromium: Debian's ``chromium`` (``apt-get install chromium``), or any
+Chrome named by ``CHROMIUM=/path/to/chrome``. Without one these tests skip,
+unless ``PYTORCH_NOTES_REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes that a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(os.environ.get("PYTORCH_NOTES_RESULTS", ROOT / "test-results"))
+CHROMIUM_NAMES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # nothing but the test server resolves
+]
+PAGE_BUDGET = 400_000  # bytes transferred by a page at load, its own figures excepted
+SAMPLE = ["", "autograd/autograd-basics/", "architecture/attention/", "generative/ddpm/",
+          "engineering/schedules/", "peft/lora/", "reference/"]
+_weights: list[dict] = []
+
+
+def _chromium() -> str | None:
+    names = [os.environ["CHROMIUM"]] if os.environ.get("CHROMIUM") else CHROMIUM_NAMES
+    return next((found for name in names if (found := shutil.which(name))), None)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    executable = _chromium()
+    if executable is None:
+        message = "no Chromium found: apt-get install chromium, or set CHROMIUM=/path/to/chrome"
+        if os.environ.get("PYTORCH_NOTES_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class Visit:
+    """One page load in a fresh browser context (empty cache), and what happened during it."""
+
+    page: object
+    response: object
+    errors: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
+    broken: list[str] = field(default_factory=list)
+    finished: list = field(default_factory=list)
+
+    def transferred(self, *, figures: bool) -> int:
+        """Bytes received (headers and compressed bodies) for the page's figures, or for all else."""
+        total = 0
+        for request in self.finished:
+            if ("/assets/figures/" in request.url) == figures:
+                sizes = request.sizes()
+                total += sizes["responseHeadersSize"] + sizes["responseBodySize"]
+        return total
+
+
+@pytest.fixture
+def visit(browser, served_site):
+    """visit(path, language="en") loads ``served_site + path`` and waits until the network is idle."""
+    contexts = []
+
+    def load(path: str, **context_options) -> Visit:
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, **context_options)
+        contexts.append(context)
+        page = context.new_page()
+        record = Visit(page, None)
+        def console(message):
+            its_own_status = message.text.startswith("Failed to load resource") and message.location.get("url") == page.url
+            if message.type == "error" and not its_own_status:  # a 404 page logs its own status: that is the point
+                record.errors.append(message.text)
+
+        page.on("console", console)
+        page.on("pageerror", lambda error: record.errors.append(str(error)))
+        page.on("request", lambda request: urlsplit(request.url).hostname not in (None, "127.0.0.1")
+                and urlsplit(request.url).scheme in ("http", "https", "ws", "wss") and record.external.append(request.url))
+        page.on("requestfailed", lambda request: record.broken.append(f"{request.url} ({request.failure})"))
+        page.on("response", lambda response: response.status >= 400 and not response.request.is_navigation_request()
+                and record.broken.append(f"{response.url} ({response.status})"))
+        page.on("requestfinished", lambda request: record.finished.append(request))
+        record.response = page.goto(served_site + path, wait_until="load")
+        page.wait_for_load_state("networkidle")
+        return record
+
+    yield load
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def weight_report():
+    """Writes the page-weight table measured by test_page_loads_cleanly once the module is done."""
+    yield
+    if not _weights:
+        return
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    rows = sorted(_weights, key=lambda row: (row["page"], row["language"]))
+    lines = ["| page | language | requests | transferred (KB) | its figures (KB) | DOMContentLoaded (ms) | load (ms) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| /{row['page']} | {row['language']} | {row['requests']} | {row['bytes'] / 1000:.1f} | "
+              f"{row['figure_bytes'] / 1000:.1f} | {row['dom_content_loaded']:.0f} | {row['load']:.0f} |" for row in rows]
+    (RESULTS / "page-weight.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (RESULTS / "page-weight.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+
+
+def _prefix(language: str) -> str:
+    return "" if language == "en" else f"{language}/"
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("path", SAMPLE)
+def test_page_loads_cleanly(visit, path, language):
+    """No console error, nothing fetched from another host, nothing missing, math typeset, light enough."""
+    loaded = visit(_prefix(language) + path)
+    page = loaded.page
+    assert loaded.response.status == 200
+    assert page.evaluate("document.documentElement.lang") == language
+    assert not loaded.errors, loaded.errors
+    assert not loaded.external, f"requests leaving 127.0.0.1: {loaded.external}"
+    assert not loaded.broken, loaded.broken
+
+    formulas = page.locator(".arithmatex").count()
+    typeset = page.locator(".arithmatex .katex").count()
+    assert typeset == formulas, f"{formulas - typeset} of {formulas} formulas were not typeset"
+    raw = page.evaluate(r"""() => {
+        const walker = document.createTreeWalker(document.querySelector("article"), NodeFilter.SHOW_TEXT);
+        const found = [];
+        for (let node; (node = walker.nextNode());) {
+            if (node.parentElement.closest(".katex, code, pre, script")) continue;
+            if (/\\\(|\\\[|\$\$|\$[^$\s][^$]*\$/.test(node.textContent)) found.push(node.textContent.trim());
+        }
+        return found;
+    }""")
+    assert not raw, f"raw TeX left on the page: {raw[:3]}"
+
+    timing = page.evaluate("performance.getEntriesByType('navigation')[0].toJSON()")
+    weight = loaded.transferred(figures=False)
+    _weights.append({"page": path, "language": language, "requests": len(loaded.finished), "bytes": weight,
+                     "figure_bytes": loaded.transferred(figures=True),
+                     "dom_content_loaded": timing["domContentLoadedEventEnd"], "load": timing["loadEventEnd"]})
+    assert weight <= PAGE_BUDGET, f"/{_prefix(language)}{path} transferred {weight} bytes at load (budget {PAGE_BUDGET})"
+    assert not any("search_index.json" in request.url for request in loaded.finished), \
+        "the search index is fetched at load (docs/javascripts/lazy-search-index.js holds it until search opens)"
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_screenshot(visit, language):
+    """A chapter page with math, code and output, saved for a person to look at."""
+    loaded = visit(_prefix(language) + "architecture/attention/")
+    RESULTS.joinpath("screenshots").mkdir(parents=True, exist_ok=True)
+    target = RESULTS / "screenshots" / f"attention-{language}.png"
+    loaded.page.screenshot(path=str(target))
+    assert target.stat().st_size > 20_000  # a blank page is a few KB
+
+
+@pytest.mark.parametrize("start, other, twin", [
+    ("architecture/attention/", "zh", "zh/architecture/attention/"),
+    ("zh/architecture/attention/", "en", "architecture/attention/"),
+])
+def test_language_switcher_goes_to_the_twin_page(visit, served_site, start, other, twin):
+    page = visit(start).page
+    page.hover(".md-header__option .md-select")
+    page.click(f"a.md-select__link[hreflang={other}]")
+    page.wait_for_load_state("load")
+    assert page.url == served_site + twin
+
+
+@pytest.mark.parametrize("start, term, expected", [
+    ("zh/", "反向传播", "zh/nn/loss-backward/"),
+    ("", "beam search", "inference/beam-search/"),
+])
+def test_search_finds_the_page(visit, served_site, start, term, expected):
+    page = visit(start).page
+    page.keyboard.press("/")  # Material's shortcut: opens search and focuses the input
+    page.fill("input.md-search__input", term)
+    page.wait_for_selector(".md-search-result__item", timeout=20_000)
+    links = page.eval_on_selector_all(".md-search-result__item > a", "links => links.map(a => a.href)")
+    pages = [link.split("?")[0].split("#")[0] for link in links]  # Material adds ?h=<term> to highlight it
+    assert served_site + expected in pages[:3], pages
+
+
+def test_copy_button_copies_the_snippet(visit):
+    loaded = visit("autograd/autograd-basics/", permissions=["clipboard-read", "clipboard-write"])
+    page = loaded.page
+    block = page.locator("div.highlight:has(button[data-md-type=copy])").first
+    block.hover()
+    block.locator("button[data-md-type=copy]").click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    shown = block.locator("code").inner_text()
+    assert copied.strip() == shown.strip() and "import torch" in copied
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_notebook_download_is_a_valid_notebook(visit, language):
+    page = visit(_prefix(language) + "peft/lora/").page
+    link = page.locator("a.md-button[href$='.ipynb']:not([href^='https:'])")  # not the Colab button
+    assert link.count() == 1
+    response = page.request.get(link.evaluate("a => a.href"))
+    assert response.status == 200
+    notebook = nbformat.reads(response.text(), as_version=4)
+    nbformat.validate(notebook)
+    assert any("LoRALinear" in cell.source for cell in notebook.cells if cell.cell_type == "code")
+
+
+def test_dark_mode_toggles(visit):
+    page = visit("", color_scheme="light").page
+    scheme = "document.body.getAttribute('data-md-color-scheme')"
+    assert page.evaluate(scheme) == "default"
+    page.click("form[data-md-component=palette] label:visible")
+    assert page.evaluate(scheme) == "slate"
+    page.click("form[data-md-component=palette] label:visible")
+    assert page.evaluate(scheme) == "default"
+
+
+def test_missing_page_answers_with_the_404_page(visit, served_site):
+    loaded = visit("no/such/page/")
+    page = loaded.page
+    assert loaded.response.status == 404
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert page.inner_text("article h1") == "404: page not found"
+    assert not loaded.errors and not loaded.broken and not loaded.external
+    homes = page.eval_on_selector_all("article a", "links => links.map(a => a.href)")
+    assert served_site in homes and served_site + "zh/" in homes
+    page.hover(".md-header__option .md-select")
+    page.click("a.md-select__link[hreflang=zh]")
+    page.wait_for_load_state("load")
+    assert page.url == served_site + "zh/"
+
+
+def test_chinese_404_page(visit, served_site):
+    loaded = visit("zh/404.html")
+    assert loaded.page.evaluate("document.documentElement.lang") == "zh"
+    assert loaded.page.inner_text("article h1") == "404：页面不存在"
+    assert not loaded.errors and not loaded.broken and not loaded.external
