@@ -7,7 +7,9 @@ runs the fences of a page in order in one namespace, like a reader pasting them
 into one Python session. Errors point into the docs_src file and line. An
 English page and its Chinese twin hold the same code (tests/test_book.py checks
 that), so the twin's fences pass or fail with the first run instead of running
-the same code twice.
+the same code twice. A page that passes leaves its outputs and figures in the
+cache the site build reads (``book.save_results``), so the build that follows
+does not run the book a second time.
 """
 
 from __future__ import annotations
@@ -54,10 +56,11 @@ class _Run:
     """One execution of a page's fences. Twins (``x.md``, ``x.zh.md``) hold the same code and share one run."""
 
     def __init__(self, path: Path):
-        relative = path.relative_to(ROOT)
-        self.session = book.PageSession(str(relative.with_suffix("")), WORKDIR / relative.with_suffix(""))
+        name = str(path.relative_to(ROOT / "docs").with_suffix("")).removesuffix(".zh")  # as the build names it
+        self.session = book.PageSession(name, WORKDIR / name)
         self.done = 0
         self.failed: str | None = None
+        self.results: list | None = []  # what each fence printed and drew, for the site build (None: saved)
 
 
 @register_runner(default=True)
@@ -83,7 +86,8 @@ class BookPageRunner(_Runner):
                 raise RuntimeError(f"not run: {run.failed} failed")
             fence = fences[run.done]
             try:
-                run.session.run(fence)
+                stdout, figures = run.session.run(fence)
+                run.results.append((stdout, [book.figure_file(figure) for figure in figures]))
             except BaseException:
                 run.failed = f"the fence at {path.relative_to(ROOT)}:{fence.first_line - 1}"
                 raise
@@ -92,6 +96,9 @@ class BookPageRunner(_Runner):
                 import matplotlib.pyplot as plt
 
                 plt.close("all")
+        if run.results is not None and len(run.results) == len(fences):
+            book.save_results(book.results_key(fences), run.results)  # the site build reuses them
+            run.results = None
 
     def repr_failure(self, test, excinfo, style=None):
         tb = excinfo.tb

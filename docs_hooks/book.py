@@ -7,13 +7,20 @@ in ``mkdocs.yml``, so the code that runs is the code the reader sees.
 
 A page is one Python session: its fences run in order in one namespace, like a
 reader pasting them one after another into a fresh interpreter.
+
+What a page's fences print and draw is kept in ``.cache/pages/`` under a key of
+everything it depends on (its code, the package, this file and the build hook,
+the library versions, torch's thread count, the data folder): whichever of the tests and the build
+runs a page first saves its results, and the other reuses them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
+import pickle
 import re
 import sys
 import types
@@ -146,3 +153,70 @@ class PageSession:
             exec(compiled, self.module.__dict__)
         figures = [plt.figure(number) for number in plt.get_fignums()]
         return stdout.getvalue(), figures
+
+
+FIGURE_BUDGET = 150_000  # bytes of SVG; above it, point clouds are embedded as one bitmap
+FIGURE_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "pytorch-notes"}  # text stays text; stable ids
+CACHE = ROOT / ".cache" / "pages"
+
+
+def figure_file(figure) -> tuple[bytes, str]:
+    """The figure as (file contents, extension), as light as it can be while staying sharp.
+
+    SVG, unless that is over FIGURE_BUDGET: then the collections (thousands of scatter
+    points) become one embedded bitmap while text and axes stay vector; and if it is
+    still over (photos), a JPEG when that is smaller.
+    """
+    import matplotlib
+
+    def save(format: str, **options) -> bytes:
+        buffer = io.BytesIO()
+        with matplotlib.rc_context(FIGURE_STYLE):
+            figure.savefig(buffer, format=format, bbox_inches="tight", **options)
+        return buffer.getvalue()
+
+    candidates = [(save("svg", metadata={"Date": None}), "svg")]
+    if len(candidates[-1][0]) > FIGURE_BUDGET:
+        for axes in figure.axes:
+            for collection in axes.collections:
+                collection.set_rasterized(True)
+        candidates.append((save("svg", metadata={"Date": None}, dpi=150), "svg"))
+    if len(candidates[-1][0]) > FIGURE_BUDGET:
+        candidates.append((save("jpg", dpi=100, pil_kwargs={"quality": 85}), "jpg"))
+    return min(candidates, key=lambda candidate: len(candidate[0]))
+
+
+def results_key(fences: list[Fence]) -> str:
+    """What a page's results depend on, hashed: its code, our code, the libraries, threads, the data."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    sources = sorted((ROOT / "src").rglob("*.py")) + [ROOT / "docs_hooks" / "book.py", ROOT / "docs_hooks" / "build.py"]
+    for path in sources:
+        digest.update(path.read_bytes())
+    for package in ("torch", "torchvision", "numpy", "matplotlib"):
+        digest.update(version(package).encode())
+    import torch
+
+    # float sums split over more threads round differently: printed numbers depend on it
+    digest.update(f"threads={torch.get_num_threads()}".encode())
+    digest.update(os.environ.get("PYTORCH_NOTES_DATA", "").encode())
+    for fence in fences:
+        digest.update(b"\0" + fence.code.encode())
+    return digest.hexdigest()
+
+
+def cached_results(key: str) -> list | None:
+    """A page's saved results: [(printed text, [(figure bytes, extension), ...]), ...] per fence."""
+    try:
+        return pickle.loads((CACHE / key).read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError):
+        return None
+
+
+def save_results(key: str, results: list) -> None:
+    """Keep a page's results for the next run (written whole or not at all)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    partial = CACHE / f"{key}.{os.getpid()}.tmp"
+    partial.write_bytes(pickle.dumps(results))
+    os.replace(partial, CACHE / key)

@@ -3,6 +3,7 @@
 - Every Python fence of every page runs at build time (``book.PageSession``); what
   it printed appears under it as an "Output" block and the figures it drew as
   images, so nothing on the page is hand-copied. A fence that raises fails the build.
+  Results are shared with the tests through ``book``'s cache (``.cache/pages/``).
 - KaTeX is served from the site itself (files from the npm package in
   ``node_modules``), so no page load reaches a CDN.
 - Each chapter's ``docs_src`` script is offered as a notebook (jupytext) with
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import io
 import os
 import re
 import shutil
@@ -40,13 +40,12 @@ LABELS = {
     "zh": {"output": "输出", "download": "下载 Notebook", "colab": "在 Colab 中打开"},
 }
 SECTION_MARKER = re.compile(r"^\s*# --8<-- \[(start|end):[A-Za-z0-9_-]+\]\s*$")
-FIGURE_BUDGET = 150_000  # characters of SVG; above it, point clouds are embedded as one bitmap
 # Material fetches `<href>sitemap.xml` for every <link rel="alternate" hreflang> in a page's head,
 # expecting each to be a language's home; mkdocs-static-i18n points them at the page's twin, so every
 # page load asked for a missing `<page>/sitemap.xml`. The sitemap carries the hreflang pairs instead.
 HEAD_ALTERNATE = re.compile(r'\n\s*<link rel="alternate" href="[^"]*" hreflang="[^"]*">')
 
-_results: dict[str, list] = {}  # page code hash -> [(stdout, [(bytes, extension), ...]), ...], shared by en and zh
+_results: dict[str, list] = {}  # book.results_key -> [(stdout, [(bytes, extension), ...]), ...], shared by en and zh
 _workdir = Path(tempfile.mkdtemp(prefix="pytorch-notes-build-"))
 _page_alternates: list = []  # the language switcher's links, put back after the 404 page
 _english_404 = ""
@@ -58,7 +57,6 @@ def on_config(config):
         raise PluginError(f"KaTeX is not installed ({KATEX / missing[0]} is missing): run `npm ci` first")
     os.environ["MPLBACKEND"] = "Agg"
     matplotlib.use("Agg")
-    matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "pytorch-notes"})
     return config
 
 
@@ -96,50 +94,28 @@ def on_files(files, config):
     return files
 
 
-def _package_fingerprint() -> str:
-    digest = hashlib.sha256()
-    for path in sorted((book.ROOT / "src").rglob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def _run_page(fences, page_name: str) -> list:
-    key = hashlib.sha256("\0".join([_package_fingerprint()] + [f.code for f in fences]).encode()).hexdigest()
+    key = book.results_key(fences)
     if key not in _results:
-        session = book.PageSession(page_name, _workdir / page_name)
-        results = []
-        for fence in fences:
-            try:
-                stdout, figures = session.run(fence)
-            except Exception as error:
-                raise PluginError(f"{page_name}: the fence at line {fence.first_line} raised "
-                                  f"{type(error).__name__}: {error}") from error
-            results.append((stdout, [_figure_file(figure) for figure in figures]))
+        results = book.cached_results(key)
+        if results is None:
+            results = _execute(fences, page_name)
+            book.save_results(key, results)
         _results[key] = results
     return _results[key]
 
 
-def _figure_file(figure) -> tuple[bytes, str]:
-    """The figure as (file contents, extension), as light as it can be while staying sharp.
-
-    SVG, unless that is over FIGURE_BUDGET: then the collections (thousands of scatter
-    points) become one embedded bitmap while text and axes stay vector; and if it is
-    still over (photos), a JPEG when that is smaller.
-    """
-    def save(format: str, **options) -> bytes:
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format=format, bbox_inches="tight", **options)
-        return buffer.getvalue()
-
-    candidates = [(save("svg", metadata={"Date": None}), "svg")]
-    if len(candidates[-1][0]) > FIGURE_BUDGET:
-        for axes in figure.axes:
-            for collection in axes.collections:
-                collection.set_rasterized(True)
-        candidates.append((save("svg", metadata={"Date": None}, dpi=150), "svg"))
-    if len(candidates[-1][0]) > FIGURE_BUDGET:
-        candidates.append((save("jpg", dpi=100, pil_kwargs={"quality": 85}), "jpg"))
-    return min(candidates, key=lambda candidate: len(candidate[0]))
+def _execute(fences, page_name: str) -> list:
+    session = book.PageSession(page_name, _workdir / page_name)
+    results = []
+    for fence in fences:
+        try:
+            stdout, figures = session.run(fence)
+        except Exception as error:
+            raise PluginError(f"{page_name}: the fence at line {fence.first_line} raised "
+                              f"{type(error).__name__}: {error}") from error
+        results.append((stdout, [book.figure_file(figure) for figure in figures]))
+    return results
 
 
 def _figure_html(contents: bytes, extension: str, alt: str, page, config) -> str:

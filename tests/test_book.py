@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import book
@@ -89,25 +90,40 @@ REAL_DATA = ROOT.parent / "shared" / "datasets"
 REAL_DATA_SCRIPTS = [s for s in SCRIPTS if re.search(r"\b(mnist|hymenoptera\w*)\(", s.read_text(encoding="utf-8"))]
 
 
-def run_script(script: Path, cwd: Path, data_root: Path | None = None) -> subprocess.CompletedProcess:
-    # one thread each: the runs go in parallel, one per core
+@dataclass
+class ScriptRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_scripts(jobs: dict, workdir: Path) -> dict:
+    """Run each (script, data_root) of ``jobs`` in its folder as a fresh ``__main__``, one per CPU core.
+
+    tests/fork_runner.py imports torch once and forks a child per script. One
+    thread each (the runs go in parallel); offline; the real data only where asked.
+    """
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT / "tests" / "offline"), OMP_NUM_THREADS="1")
     env.pop("PYTORCH_NOTES_DATA", None)
-    if data_root is not None:
-        env["PYTORCH_NOTES_DATA"] = str(data_root)
-    cwd.mkdir(parents=True, exist_ok=True)
-    return subprocess.run([sys.executable, str(script)], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
+    specs = []
+    for number, ((script, data_root), cwd) in enumerate(jobs.items()):
+        specs.append({"script": str(script), "cwd": str(cwd), "timeout": 300,
+                      "env": env | ({"PYTORCH_NOTES_DATA": str(data_root)} if data_root else {}),
+                      "stdout": str(workdir / f"{number}.out"), "stderr": str(workdir / f"{number}.err")})
+    runner = subprocess.run([sys.executable, str(ROOT / "tests" / "fork_runner.py"), str(os.cpu_count() or 2)],
+                            input=json.dumps(specs), env=env, capture_output=True, text=True, timeout=1800)
+    assert runner.returncode == 0, runner.stderr[-3000:]
+    codes = json.loads(runner.stdout)
+    return {key: ScriptRun(code, Path(spec["stdout"]).read_text(errors="replace"), Path(spec["stderr"]).read_text(errors="replace"))
+            for key, spec, code in zip(jobs, specs, codes)}
 
 
 @pytest.fixture(scope="session")
 def script_runs(request, tmp_path_factory):
-    """The selected scripts run as fresh processes, on the stand-in data and (when present) on the real data.
+    """The selected scripts run as fresh sessions, on the stand-in data and (when present) on the real data.
 
     Only the runs that the selected tests check are started (so `-k lora` runs
-    one script, not the whole book). Most of a run is importing torch in a new
-    interpreter, so the runs go in parallel, one per CPU core; each test below
-    then checks one result.
+    one script, not the whole book); each test below then checks one result.
     """
     selected = {(item.originalname, item.callspec.params["script"]) for item in request.session.items
                 if "script_runs" in getattr(item, "fixturenames", ()) and hasattr(item, "callspec")}
@@ -117,9 +133,7 @@ def script_runs(request, tmp_path_factory):
     if REAL_DATA.is_dir():
         jobs.update({(script, REAL_DATA): workdir / "real" / relative(script) for script in REAL_DATA_SCRIPTS
                      if ("test_script_runs_on_the_real_data", script) in selected})
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        futures = {key: pool.submit(run_script, key[0], cwd, key[1]) for key, cwd in jobs.items()}
-        return {key: future.result() for key, future in futures.items()}
+    return run_scripts(jobs, workdir) if jobs else {}
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=relative)
