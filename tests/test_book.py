@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -19,6 +20,12 @@ EN_PAGES = sorted(p for p in DOCS.rglob("*.md") if not p.name.endswith(".zh.md")
 ZH_PAGES = sorted(DOCS.rglob("*.zh.md"))
 SCRIPTS = sorted((ROOT / "docs_src").rglob("*.py"))
 INDENTED_PYTHON_FENCE = re.compile(r"^[ \t]+(`{3,}|~{3,})\s*\{?\s*\.?(python|py|python3)\b", re.MULTILINE)
+
+
+@functools.cache
+def fences_of(page: Path) -> list[book.Fence]:
+    """The Python fences of a page, includes expanded (parsed once per test session)."""
+    return book.python_fences(page.read_text(encoding="utf-8"), relative(page))
 
 
 def twin(page: Path) -> Path:
@@ -46,8 +53,8 @@ def test_every_chinese_page_has_an_english_twin(page):
 
 @pytest.mark.parametrize("page", EN_PAGES, ids=relative)
 def test_twins_run_the_same_code_in_the_same_order(page):
-    english = [f.raw for f in book.python_fences(page.read_text(encoding="utf-8"), relative(page))]
-    chinese = [f.raw for f in book.python_fences(twin(page).read_text(encoding="utf-8"), relative(twin(page)))]
+    english = [f.raw for f in fences_of(page)]
+    chinese = [f.raw for f in fences_of(twin(page))]
     assert english == chinese
 
 
@@ -70,7 +77,7 @@ def test_no_python_fence_hides_in_an_admonition_or_tab(page):
 
 @pytest.mark.parametrize("page", EN_PAGES + ZH_PAGES, ids=relative)
 def test_fences_include_existing_sections_one_per_fence(page):
-    for fence in book.python_fences(page.read_text(encoding="utf-8"), relative(page)):
+    for fence in fences_of(page):
         assert len(fence.includes) == 1 and fence.raw.strip() == fence.includes[0], (
             f"{relative(page)} line {fence.first_line}: a fence holds exactly one --8<-- include")
         assert fence.code.strip(), f"{relative(page)} line {fence.first_line}: the include is empty"
@@ -81,7 +88,7 @@ def test_a_page_shows_every_section_of_its_script_in_order(script):
     sections = re.findall(r"^# --8<-- \[start:([\w-]+)\]$", script.read_text(encoding="utf-8"), re.M)
     assert sections, f"{relative(script)} has no sections"
     shown = [f.includes[0] for page in EN_PAGES
-             for f in book.python_fences(page.read_text(encoding="utf-8"), relative(page))
+             for f in fences_of(page)
              if f'"{relative(script)}:' in f.includes[0]]
     assert shown == [f'--8<-- "{relative(script)}:{section}"' for section in sections]
 
