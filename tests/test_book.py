@@ -146,7 +146,7 @@ def script_runs(request, tmp_path_factory):
 @pytest.mark.parametrize("script", SCRIPTS, ids=relative)
 def test_script_runs_on_its_own(script, script_runs):
     result = script_runs[script, None]
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, f"exit code {result.returncode} (-14: timed out)\n{result.stderr[-3000:]}"
 
 
 @pytest.mark.skipif(not REAL_DATA.is_dir(), reason="../shared/datasets is not present")
@@ -154,7 +154,7 @@ def test_script_runs_on_its_own(script, script_runs):
 def test_script_runs_on_the_real_data(script, script_runs):
     """The chapters that read MNIST or ants/bees also hold on the real images, not only the stand-in."""
     result = script_runs[script, REAL_DATA]
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, f"exit code {result.returncode} (-14: timed out)\n{result.stderr[-3000:]}"
     assert "synthetic stand-in" not in result.stdout
 
 

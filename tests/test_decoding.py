@@ -86,7 +86,7 @@ def test_sample_next_matches_the_distribution_and_is_reproducible():
     (lambda: apply_temperature(LOGITS.tolist(), 1.0), TypeError, "torch.Tensor"),
     (lambda: apply_temperature(torch.tensor([1, 2]), 1.0), TypeError, "floating-point"),
     (lambda: apply_temperature(torch.tensor(1.0), 1.0), ValueError, "shape"),
-    (lambda: top_k_filter(LOGITS, 0), ValueError, "at least 1"),
+    (lambda: top_k_filter(LOGITS, 0), ValueError, "k must be >= 1"),
     (lambda: top_k_filter(LOGITS, True), TypeError, "int"),
     (lambda: top_p_filter(LOGITS, 0.0), ValueError, "(0, 1]"),
     (lambda: top_p_filter(LOGITS, 1.01), ValueError, "(0, 1]"),

@@ -210,7 +210,7 @@ def test_gated_adapter_starts_as_the_frozen_sublayer_and_trains_its_gate():
 
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"dim": 8.0, "bottleneck": 2}, TypeError, "dim must be an int"),
-    ({"dim": 8, "bottleneck": 0}, ValueError, "bottleneck must be a positive int"),
+    ({"dim": 8, "bottleneck": 0}, ValueError, "bottleneck must be >= 1"),
     ({"dim": 8, "bottleneck": 2, "activation": torch.relu}, TypeError, "activation must be an nn.Module"),
 ])
 def test_adapters_refuse_bad_sizes(kwargs, error, match):

@@ -13,6 +13,8 @@ import math
 import torch
 import torch.nn as nn
 
+from pytorch_notes._checks import check_int
+
 
 def _check_tensor(name: str, value, min_dim: int) -> None:
     if not isinstance(value, torch.Tensor):
@@ -162,13 +164,6 @@ class MultiHeadAttention(nn.Module):
 # --- Cross-attention between modalities (chapter multimodal/cross-attention) ---
 
 
-def _check_size(name: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be positive, got {value}")
-
-
 def _check_sequence(name: str, value, width: int, width_name: str) -> None:
     _check_tensor(name, value, 1)
     if value.dim() != 3 or value.shape[-1] != width:
@@ -203,11 +198,11 @@ class GatedCrossAttention(nn.Module):
 
     def __init__(self, d_model: int, media_dim: int, num_heads: int, ffn_hidden: int | None = None):
         super().__init__()
-        _check_size("d_model", d_model)
-        _check_size("media_dim", media_dim)
-        _check_size("num_heads", num_heads)
+        check_int("d_model", d_model, 1)
+        check_int("media_dim", media_dim, 1)
+        check_int("num_heads", num_heads, 1)
         if ffn_hidden is not None:
-            _check_size("ffn_hidden", ffn_hidden)
+            check_int("ffn_hidden", ffn_hidden, 1)
         self.d_model = d_model
         self.media_dim = media_dim
         self.media_proj = nn.Linear(media_dim, d_model)
@@ -269,12 +264,12 @@ class QFormerBlock(nn.Module):
     def __init__(self, num_queries: int, d_model: int, media_dim: int, num_heads: int,
                  ffn_hidden: int | None = None):
         super().__init__()
-        _check_size("num_queries", num_queries)
-        _check_size("d_model", d_model)
-        _check_size("media_dim", media_dim)
-        _check_size("num_heads", num_heads)
+        check_int("num_queries", num_queries, 1)
+        check_int("d_model", d_model, 1)
+        check_int("media_dim", media_dim, 1)
+        check_int("num_heads", num_heads, 1)
         ffn_hidden = 4 * d_model if ffn_hidden is None else ffn_hidden
-        _check_size("ffn_hidden", ffn_hidden)
+        check_int("ffn_hidden", ffn_hidden, 1)
         self.media_dim = media_dim
         self.queries = nn.Parameter(0.02 * torch.randn(num_queries, d_model))
         self.media_proj = nn.Linear(media_dim, d_model)

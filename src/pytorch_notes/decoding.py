@@ -14,12 +14,13 @@ the logit ``-inf``, so its probability after softmax is exactly 0.
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import torch
+
+from pytorch_notes._checks import check_int, check_real
 
 StepFn = Callable[[tuple[int, ...]], torch.Tensor]
 
@@ -31,21 +32,6 @@ def _check_logits(logits: object, name: str = "logits") -> None:
         raise TypeError(f"{name} must be a floating-point tensor, got {logits.dtype}")
     if logits.dim() < 1 or logits.shape[-1] < 1:
         raise ValueError(f"{name} must have shape (..., V) with V >= 1, got {tuple(logits.shape)}")
-
-
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-
-
-def _check_number(name: str, value: object) -> float:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return float(value)
 
 
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -67,7 +53,7 @@ def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
         ValueError: if temperature is not positive and finite.
     """
     _check_logits(logits)
-    temperature = _check_number("temperature", temperature)
+    temperature = check_real("temperature", temperature)
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature} (use greedy decoding for T = 0)")
     return logits / temperature
@@ -92,7 +78,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
         ValueError: if k < 1.
     """
     _check_logits(logits)
-    _check_int("k", k, 1)
+    check_int("k", k, 1)
     if k >= logits.shape[-1]:
         return logits.clone()
     values, indices = logits.topk(k, dim=-1)
@@ -119,7 +105,7 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
         ValueError: if p is not in (0, 1].
     """
     _check_logits(logits)
-    p = _check_number("p", p)
+    p = check_real("p", p)
     if not 0 < p <= 1:
         raise ValueError(f"p must be in (0, 1], got {p}")
     sorted_logits, order = logits.sort(dim=-1, descending=True)
@@ -174,7 +160,7 @@ def apply_repetition_penalty(logits: torch.Tensor, previous_tokens: torch.Tensor
             shapes do not fit.
     """
     _check_logits(logits)
-    penalty = _check_number("penalty", penalty)
+    penalty = check_real("penalty", penalty)
     if penalty <= 0:
         raise ValueError(f"penalty must be positive, got {penalty}")
     tokens = _as_token_tensor(previous_tokens, logits)
@@ -267,9 +253,9 @@ class Hypothesis(NamedTuple):
 def _check_step_args(step_fn: object, bos: object, eos: object, max_len: object) -> None:
     if not callable(step_fn):
         raise TypeError(f"step_fn must be callable, got {type(step_fn).__name__}")
-    _check_int("bos", bos, 0)
-    _check_int("eos", eos, 0)
-    _check_int("max_len", max_len, 1)
+    check_int("bos", bos, 0)
+    check_int("eos", eos, 0)
+    check_int("max_len", max_len, 1)
 
 
 def _next_log_probs(step_fn: StepFn, prefix: tuple[int, ...]) -> torch.Tensor:
@@ -328,8 +314,8 @@ def length_penalty(length: int, alpha: float, kind: str = "gnmt") -> float:
         TypeError: if length is not an int or alpha not a number.
         ValueError: if length < 1, alpha < 0 or kind is unknown.
     """
-    _check_int("length", length, 1)
-    alpha = _check_number("alpha", alpha)
+    check_int("length", length, 1)
+    alpha = check_real("alpha", alpha)
     if alpha < 0:
         raise ValueError(f"alpha must be >= 0, got {alpha}")
     if kind == "gnmt":
@@ -374,7 +360,7 @@ def beam_search(step_fn: StepFn, bos: int, eos: int, beam_width: int, max_len: i
             or length_norm is unknown.
     """
     _check_step_args(step_fn, bos, eos, max_len)
-    _check_int("beam_width", beam_width, 1)
+    check_int("beam_width", beam_width, 1)
     length_penalty(1, alpha, length_norm)  # checks alpha and length_norm
 
     def scored(tokens: tuple[int, ...], log_prob: float, finished: bool) -> Hypothesis:
@@ -458,7 +444,7 @@ class BigramLM:
                 raise ValueError(f"unknown word in the row of {word!r}: every word must be in vocab")
             values = torch.zeros(size, dtype=torch.float64)
             for next_word, p in row.items():
-                values[index[next_word]] = _check_number(f"probability of {word!r} -> {next_word!r}", p)
+                values[index[next_word]] = check_real(f"probability of {word!r} -> {next_word!r}", p)
             if (values < 0).any() or abs(values.sum().item() - 1) > 1e-6:
                 raise ValueError(f"the probabilities after {word!r} must be >= 0 and sum to 1, "
                                  f"got sum {values.sum().item():.6g}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import datetime
 import ipaddress
-import numbers
 import os
 import socket
 import sys
@@ -30,15 +29,9 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler, TensorDataset
 
+from pytorch_notes._checks import check_int
+
 LOOPBACK = "127.0.0.1"
-
-
-def _check_int(name: str, value: object, low: int, high: int | None = None) -> None:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low or (high is not None and value > high):
-        upper = "" if high is None else f" and <= {high}"
-        raise ValueError(f"{name} must be >= {low}{upper}, got {value}")
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -93,9 +86,9 @@ def setup_process_group(rank: int, world_size: int, port: int, master_addr: str 
         TypeError: if rank, world_size or port is not an int, or master_addr is not a str.
         ValueError: if a value is out of range or master_addr is not a loopback address.
     """
-    _check_int("world_size", world_size, 1)
-    _check_int("rank", rank, 0, world_size - 1)
-    _check_int("port", port, 1, 65535)
+    check_int("world_size", world_size, 1)
+    check_int("rank", rank, 0, world_size - 1)
+    check_int("port", port, 1, 65535)
     _check_loopback(master_addr)
     os.environ["MASTER_ADDR"] = master_addr
     os.environ["MASTER_PORT"] = str(port)
@@ -143,9 +136,9 @@ def ddp_worker(rank: int, world_size: int, port: int, model: nn.Module, inputs: 
         TypeError: on arguments of the wrong type.
         ValueError: on out-of-range values or mismatched inputs and targets.
     """
-    _check_int("world_size", world_size, 1)
-    _check_int("rank", rank, 0, world_size - 1)
-    _check_int("steps", steps, 1)
+    check_int("world_size", world_size, 1)
+    check_int("rank", rank, 0, world_size - 1)
+    check_int("steps", steps, 1)
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     if not isinstance(inputs, torch.Tensor) or not isinstance(targets, torch.Tensor):

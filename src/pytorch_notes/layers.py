@@ -8,14 +8,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from pytorch_notes._checks import check_int
 from pytorch_notes.attention import MultiHeadAttention
-
-
-def _check_positive_int(name: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be positive, got {value}")
 
 
 def _check_input(x, size: int, what: str) -> None:
@@ -45,7 +39,7 @@ class RMSNorm(nn.Module):
 
     def __init__(self, size: int, eps: float = 1e-6):
         super().__init__()
-        _check_positive_int("size", size)
+        check_int("size", size, 1)
         if not isinstance(eps, (int, float)) or isinstance(eps, bool):
             raise TypeError(f"eps must be a float, got {type(eps).__name__}")
         if eps < 0:
@@ -74,9 +68,9 @@ class _EncoderBlock(nn.Module):
 
     def __init__(self, d_model: int, num_heads: int, dim_feedforward: int, eps: float = 1e-5):
         super().__init__()
-        _check_positive_int("d_model", d_model)
-        _check_positive_int("num_heads", num_heads)
-        _check_positive_int("dim_feedforward", dim_feedforward)
+        check_int("d_model", d_model, 1)
+        check_int("num_heads", num_heads, 1)
+        check_int("dim_feedforward", dim_feedforward, 1)
         self.d_model = d_model
         self.self_attn = MultiHeadAttention(d_model, num_heads)
         self.linear1 = nn.Linear(d_model, dim_feedforward)

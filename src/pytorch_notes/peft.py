@@ -21,6 +21,8 @@ from collections.abc import Iterable
 import torch
 import torch.nn as nn
 
+from pytorch_notes._checks import check_int
+
 
 def _check_rank_and_alpha(r: object, alpha: object) -> None:
     if not isinstance(r, numbers.Integral) or isinstance(r, bool):
@@ -178,13 +180,6 @@ def apply_lora(model: nn.Module, target_names: str | Iterable[str], r: int = 8, 
     return model
 
 
-def _check_size(name: str, value: object) -> None:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-
-
 class BottleneckAdapter(nn.Module):
     """A bottleneck adapter (Houlsby et al., 2019): ``h + up(activation(down(h)))``.
 
@@ -206,8 +201,8 @@ class BottleneckAdapter(nn.Module):
 
     def __init__(self, dim: int, bottleneck: int, activation: nn.Module | None = None):
         super().__init__()
-        _check_size("dim", dim)
-        _check_size("bottleneck", bottleneck)
+        check_int("dim", dim, 1)
+        check_int("bottleneck", bottleneck, 1)
         if activation is not None and not isinstance(activation, nn.Module):
             raise TypeError(f"activation must be an nn.Module, got {type(activation).__name__}")
         self.down = nn.Linear(dim, bottleneck)
@@ -245,8 +240,8 @@ class GatedAdapter(nn.Module):
         super().__init__()
         if not isinstance(sublayer, nn.Module):
             raise TypeError(f"sublayer must be an nn.Module, got {type(sublayer).__name__}")
-        _check_size("dim", dim)
-        _check_size("bottleneck", bottleneck)
+        check_int("dim", dim, 1)
+        check_int("bottleneck", bottleneck, 1)
         if activation is not None and not isinstance(activation, nn.Module):
             raise TypeError(f"activation must be an nn.Module, got {type(activation).__name__}")
         self.sublayer = sublayer

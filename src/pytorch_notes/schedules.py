@@ -16,27 +16,16 @@ The curve, with ``W = warmup_steps`` and ``T = total_steps``::
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
-
-def _check_int(name: str, value: object) -> None:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-
-
-def _check_real(name: str, value: object) -> None:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
+from pytorch_notes._checks import check_int, check_real
 
 
 def _check_steps(total_steps: object, warmup_steps: object) -> None:
-    _check_int("total_steps", total_steps)
-    _check_int("warmup_steps", warmup_steps)
+    check_int("total_steps", total_steps)
+    check_int("warmup_steps", warmup_steps)
     if total_steps < 1:
         raise ValueError(f"total_steps must be >= 1, got {total_steps}")
     if not 0 <= warmup_steps < total_steps:
@@ -69,10 +58,10 @@ def warmup_cosine(step: int, total_steps: int, warmup_steps: int, base_lr: float
             ``[0, total_steps)``, a rate is not finite, ``base_lr < 0`` or ``min_lr``
             is not in ``[0, base_lr]``.
     """
-    _check_int("step", step)
+    check_int("step", step)
     _check_steps(total_steps, warmup_steps)
-    _check_real("base_lr", base_lr)
-    _check_real("min_lr", min_lr)
+    check_real("base_lr", base_lr)
+    check_real("min_lr", min_lr)
     if step < 0:
         raise ValueError(f"step must be >= 0, got {step}")
     if base_lr < 0:
@@ -117,7 +106,7 @@ def warmup_cosine_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, 
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     _check_steps(total_steps, warmup_steps)
-    _check_real("min_lr", min_lr)
+    check_real("min_lr", min_lr)
     if min_lr < 0:
         raise ValueError(f"min_lr must be >= 0, got {min_lr}")
 
