@@ -110,7 +110,7 @@ assert [h.tokens for h in wide] == [s for s, _ in every]  # = exhaustive search,
 assert all(abs(h.log_prob - lp) < 1e-6 and h.finished for h, (_, lp) in zip(wide, every))
 assert all(abs(h.log_prob - lm.log_prob(h.tokens)) < 1e-6 for h in wide)  # scores add along the sequence
 
-with expect_error(ValueError, "beam_width must be at least 1"):
+with expect_error(ValueError, "beam_width must be >= 1"):
     beam_search(lm, BOS, EOS, beam_width=0, max_len=6)
 # --8<-- [end:package]
 
