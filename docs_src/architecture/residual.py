@@ -190,7 +190,6 @@ print("per-token mean of the output, Pre-LN: ", pre_out.mean(-1)[0].detach().num
 from pytorch_notes.attention import causal_mask
 from pytorch_notes.layers import PostLNBlock, PreLNBlock
 
-
 post_block, pre_block = PostLNBlock(d_model, num_heads, d_ff), PreLNBlock(d_model, num_heads, d_ff)
 post_block.copy_from(post_layer)  # splits in_proj_weight into W_Q, W_K, W_V
 pre_block.copy_from(pre_layer)
