@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: serve test build linkcheck setup clean
+.PHONY: serve test build linkcheck data setup clean
 
 serve: setup  ## the site with live reload on http://127.0.0.1:8000/
 	SITE_URL=http://127.0.0.1:8000/ $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
@@ -18,6 +18,9 @@ build: setup  ## the site into site/, failing on any warning
 
 linkcheck: build  ## request every outside link of the site (needs internet; CI only lists them)
 	$(BIN)/python tools/check_external_links.py site --check
+
+data: setup  ## download the full datasets and weights into $$PYTORCH_NOTES_DATA (default data/)
+	$(BIN)/python -m pytorch_notes data
 
 setup: $(VENV)/.installed node_modules/.package-lock.json
 

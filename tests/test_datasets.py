@@ -1,6 +1,7 @@
-"""pytorch_notes.datasets: real data when present, a clear synthetic fallback otherwise."""
+"""pytorch_notes.datasets: the full data when present, else the shipped real sample, else (CIFAR-10) a stand-in."""
 
 import gzip
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -8,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from pytorch_notes.datasets import (CIFAR10_CLASSES, DATA_ENV, SyntheticImages, cifar10, data_root,
-                                    hymenoptera, mnist)
+from pytorch_notes.datasets import (CIFAR10_CLASSES, DATA_ENV, SAMPLES, SyntheticImages, cifar10, data_root,
+                                    hymenoptera, hymenoptera_folder, mnist)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/datasets is not present")
@@ -25,9 +26,10 @@ def test_data_root_order(monkeypatch, tmp_path):
 
 
 def test_offline_cifar10_announces_and_mimics_the_interface(tmp_path, capsys):
-    dataset = cifar10(train=True, root=tmp_path)  # the download is refused by the offline guard
+    dataset = cifar10(train=True, root=tmp_path)
     printed = capsys.readouterr().out.strip().splitlines()
     assert len(printed) == 1 and "CIFAR-10" in printed[0] and "synthetic stand-in" in printed[0]
+    assert "python -m pytorch_notes data" in printed[0]  # says how to get the real data
     image, label = dataset[0]
     assert isinstance(image, Image.Image) and image.size == (32, 32) and image.mode == "RGB"
     assert dataset.classes == CIFAR10_CLASSES and label == dataset.targets[0]
@@ -61,26 +63,45 @@ def test_synthetic_images_reject_bad_input(kwargs, error):
         SyntheticImages(**{"classes": ["a"], "size": 4, "image_size": (2, 2), **kwargs})
 
 
-def test_offline_mnist_and_hymenoptera_fall_back(tmp_path, capsys):
-    digits, insects = mnist(train=True, root=tmp_path), hymenoptera("val", root=tmp_path)
-    assert digits[0][0].mode == "L" and digits[0][0].size == (28, 28) and len(digits.classes) == 10
-    assert insects.classes == ["ants", "bees"] and insects[0][0].size == (224, 224)
-    assert capsys.readouterr().out.count("synthetic stand-in") == 2
-
-
-@needs_shared
-def test_real_mnist_test_digits_from_the_shared_folder():
-    digits = mnist(train=False, root=SHARED)
+def test_an_empty_data_root_gives_the_real_shipped_samples(tmp_path, capsys):
+    digits = mnist(train=False, root=tmp_path)
     assert len(digits) == 10_000 and digits[0][1] == 7  # the famous first test digit
-    image = digits[0][0]
-    assert image.size == (28, 28) and image.mode == "L" and np.asarray(image).max() == 255
+    assert digits[0][0].size == (28, 28) and digits[0][0].mode == "L"
+    assert torch.bincount(digits.targets).tolist()[:2] == [980, 1135]  # the official test split's counts
+    assert capsys.readouterr().out == ""  # the shipped files ARE the official test split: nothing to announce
+    train, val = hymenoptera("train", root=tmp_path), hymenoptera("val", root=tmp_path)
+    assert train.classes == val.classes == ["ants", "bees"]
+    assert [train.targets.count(c) for c in (0, 1)] == [40, 40] and [val.targets.count(c) for c in (0, 1)] == [20, 20]
+    image = train[0][0]
+    assert image.mode == "RGB" and min(image.size) == 256
+    assert capsys.readouterr().out.count("120 real photos shipped") == 2
 
 
-@needs_shared
-def test_real_hymenoptera_subset_from_the_shared_folder():
-    train = hymenoptera("train", root=SHARED)
-    assert train.classes == ["ants", "bees"] and len(train) == 80
-    assert train[0][0].mode == "RGB"
+def test_the_shipped_mnist_files_are_the_official_ones():
+    md5 = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in (SAMPLES / "MNIST" / "raw").iterdir()}
+    assert md5 == {"t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",  # torchvision checks these
+                   "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"}
+
+
+def test_the_mnist_train_split_is_not_shipped_and_says_how_to_get_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m pytorch_notes data"):
+        mnist(train=True, root=tmp_path)
+
+
+def test_the_full_data_wins_over_the_shipped_sample(tmp_path, capsys):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    _write_idx(raw / "train-images-idx3-ubyte.gz", 2051, bytes(784 * 3), count=3)
+    _write_idx(raw / "train-labels-idx1-ubyte.gz", 2049, bytes([4, 2, 9]), count=3)
+    assert mnist(train=True, root=tmp_path).targets.tolist() == [4, 2, 9]
+    for split in ("train", "val"):
+        for name in ("ants", "bees"):
+            folder = tmp_path / "hymenoptera_data" / split / name
+            folder.mkdir(parents=True)
+            Image.new("RGB", (300, 200)).save(folder / "photo.jpg")
+    assert hymenoptera_folder(tmp_path) == tmp_path / "hymenoptera_data"
+    assert len(hymenoptera("val", root=tmp_path)) == 2
+    assert capsys.readouterr().out == ""
 
 
 def _write_idx(path, magic, payload, count):
@@ -108,23 +129,3 @@ def test_truncated_or_corrupted_mnist_files_raise(tmp_path):
 def test_loaders_reject_bad_input(call):
     with pytest.raises((TypeError, ValueError)):
         call()
-
-
-def test_hymenoptera_folder_writes_a_standin_once(tmp_path, capsys):
-    from pytorch_notes.datasets import hymenoptera_folder
-
-    folder = hymenoptera_folder(tmp_path, synthetic_size=6)
-    assert "synthetic stand-in" in capsys.readouterr().out
-    assert sorted(p.relative_to(folder).parts[:2] for p in folder.rglob("*.jpg")) == (
-        [("train", "ants")] * 3 + [("train", "bees")] * 3 + [("val", "ants")] * 3 + [("val", "bees")] * 3)
-    first = (folder / "train" / "ants" / "train_0000.jpg").stat().st_mtime_ns
-    assert hymenoptera_folder(tmp_path, synthetic_size=6) == folder
-    assert (folder / "train" / "ants" / "train_0000.jpg").stat().st_mtime_ns == first
-
-
-@needs_shared
-def test_hymenoptera_folder_prefers_the_real_images():
-    from pytorch_notes.datasets import hymenoptera_folder
-
-    folder = hymenoptera_folder(SHARED)
-    assert folder.name == "hymenoptera_subset" and len(list((folder / "train" / "ants").glob("*.jpg"))) == 40

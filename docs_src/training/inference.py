@@ -18,7 +18,7 @@ from pytorch_notes.models import LeNet
 from pytorch_notes.training import fit
 
 seed_everything(0)
-digits = mnist(train=False, synthetic_size=3000)  # the official 10,000 test digits, as PIL images
+digits = mnist(train=False)  # the official 10,000 test digits, as PIL images
 to_tensor = ToTensor()
 images = torch.stack([to_tensor(digits[i][0]) for i in range(2500)])  # (2500, 1, 28, 28) in [0, 1]
 labels = torch.tensor([digits[i][1] for i in range(2500)])

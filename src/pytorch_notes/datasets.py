@@ -1,12 +1,14 @@
-"""Datasets that work offline: the real data when it is there, else a synthetic stand-in.
+"""Datasets that work offline, on real data wherever real data can be had.
 
 Every loader looks under a data root: the ``root`` argument, else the
-``PYTORCH_NOTES_DATA`` environment variable, else ``data/``. If the real files
-are missing and cannot be downloaded, it prints one line saying so and returns a
-deterministic synthetic dataset with the same interface: PIL images of the real
-size and mode, ``.classes``, ``.targets``, ``transform``. Each class of the
-stand-in has its own colour and stripe pattern under noise, so a model trained
-on it still learns (accuracy rises well above chance).
+``PYTORCH_NOTES_DATA`` environment variable, else ``data/``. Three tiers, in order:
+
+1. the full dataset under the data root (``python -m pytorch_notes data``
+   downloads it where there is a network);
+2. else the real sample that ships inside this package (``samples/``): the
+   official MNIST test split (10,000 digits) and 120 photos of ants and bees;
+3. else, only for CIFAR-10 (too big to ship), a deterministic synthetic
+   stand-in with the same interface, announced by one printed line.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 DATA_ENV = "PYTORCH_NOTES_DATA"
+SAMPLES = Path(__file__).resolve().parent / "samples"  # real data shipped with the package
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 MNIST_CLASSES = [f"{digit} - {name}" for digit, name in enumerate(
     ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])]
@@ -84,13 +87,12 @@ class SyntheticImages(Dataset):
         return (self.transform(image) if self.transform else image), label
 
 
-def _announce(name: str, where: Path, reason: str) -> None:
-    print(f"[pytorch_notes] {name}: no real data in {where} ({reason}); using a synthetic stand-in")
-
-
 def cifar10(train: bool = True, transform: Callable | None = None, root: str | os.PathLike | None = None,
-            download: bool = True, synthetic_size: int = 1000) -> Dataset:
-    """CIFAR-10 (32×32 RGB, 10 classes), or a synthetic stand-in when it is unavailable.
+            synthetic_size: int = 1000) -> Dataset:
+    """CIFAR-10 (32×32 RGB, 10 classes) from ``<root>/cifar-10-batches-py``, or a synthetic stand-in.
+
+    The stand-in (``synthetic_size`` images) is announced by one printed line
+    that says how to get the real data; nothing is downloaded here.
 
     Raises:
         TypeError: if ``train`` is not a bool.
@@ -101,9 +103,10 @@ def cifar10(train: bool = True, transform: Callable | None = None, root: str | o
         raise TypeError(f"train must be a bool, got {type(train).__name__}")
     folder = data_root(root)
     try:
-        return CIFAR10(folder, train=train, transform=transform, download=download)
-    except (OSError, RuntimeError) as error:
-        _announce("CIFAR-10", folder, type(error).__name__)
+        return CIFAR10(folder, train=train, transform=transform, download=False)
+    except RuntimeError:  # "Dataset not found or corrupted"
+        print(f"[pytorch_notes] CIFAR-10: no real data in {folder}; using a synthetic stand-in "
+              f"({synthetic_size} striped images, not photos). Real data: python -m pytorch_notes data")
     return SyntheticImages(CIFAR10_CLASSES, synthetic_size, (32, 32), "RGB", transform, seed=int(train))
 
 
@@ -149,72 +152,58 @@ def _read_idx(path: Path, magic: int) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).copy()
 
 
-def mnist(train: bool = True, transform: Callable | None = None, root: str | os.PathLike | None = None,
-          synthetic_size: int = 1000) -> Dataset:
-    """MNIST (28×28 grayscale digits) from ``<root>/MNIST/raw``, or a synthetic stand-in.
+def mnist(train: bool = True, transform: Callable | None = None,
+          root: str | os.PathLike | None = None) -> IdxMNIST:
+    """MNIST (28×28 grayscale digits) from ``<root>/MNIST/raw``, else the test split shipped here.
 
     Reads the IDX files of the requested split (``train-*`` or ``t10k-*``,
-    gzip-compressed or not). Corrupted or truncated files raise a ``ValueError``
-    instead of falling back silently.
+    gzip-compressed or not). The package ships the official test split
+    (``train=False``, 10,000 digits); the 60,000 training digits come with
+    ``python -m pytorch_notes data``.
+
+    Raises:
+        TypeError: if ``train`` is not a bool.
+        FileNotFoundError: if the split is in neither place (only ``train=True`` can be).
+        ValueError: if the files are corrupted or truncated.
     """
     if not isinstance(train, bool):
         raise TypeError(f"train must be a bool, got {type(train).__name__}")
-    raw = data_root(root) / "MNIST" / "raw"
     prefix = "train" if train else "t10k"
-    for suffix in ("", ".gz"):
-        images, labels = raw / f"{prefix}-images-idx3-ubyte{suffix}", raw / f"{prefix}-labels-idx1-ubyte{suffix}"
-        if images.is_file() and labels.is_file():
-            return IdxMNIST(images, labels, transform)
-    _announce("MNIST", raw, f"no {prefix}-*-ubyte files")
-    return SyntheticImages(MNIST_CLASSES, synthetic_size, (28, 28), "L", transform, seed=10 + int(train))
+    folders = [data_root(root) / "MNIST" / "raw", SAMPLES / "MNIST" / "raw"]
+    for raw in folders:
+        for suffix in ("", ".gz"):
+            images = raw / f"{prefix}-images-idx3-ubyte{suffix}"
+            labels = raw / f"{prefix}-labels-idx1-ubyte{suffix}"
+            if images.is_file() and labels.is_file():
+                return IdxMNIST(images, labels, transform)
+    raise FileNotFoundError(
+        f"no MNIST {prefix}-*-ubyte files in {folders[0]}. pytorch_notes ships only the test split: "
+        "use mnist(train=False), or get all of MNIST with: python -m pytorch_notes data")
 
 
-HYMENOPTERA_FOLDERS = ("hymenoptera_data", "hymenoptera_subset")
+def hymenoptera_folder(root: str | os.PathLike | None = None) -> Path:
+    """The ants-vs-bees photos on disk, laid out as ``train/{ants,bees}`` and ``val/{ants,bees}``.
+
+    The full ``hymenoptera_data`` (about 240 training and 150 validation photos) under the data root when it
+    is there; else the 120-photo sample shipped with this package (announced
+    by one printed line). Read it; don't write into it.
+    """
+    full = data_root(root) / "hymenoptera_data"
+    if all((full / split).is_dir() for split in ("train", "val")):
+        return full
+    print("[pytorch_notes] ants/bees: using the 120 real photos shipped with pytorch_notes "
+          "(the full set: python -m pytorch_notes data)")
+    return SAMPLES / "hymenoptera"
 
 
-def _hymenoptera_standin(split: str, size: int, transform: Callable | None = None) -> SyntheticImages:
-    return SyntheticImages(["ants", "bees"], size, (224, 224), "RGB", transform, seed=20 + (split == "val"))
+def hymenoptera(split: str = "train", transform: Callable | None = None,
+                root: str | os.PathLike | None = None) -> Dataset:
+    """The ants-vs-bees photos of ``split`` (``"train"`` or ``"val"``) as an ``ImageFolder``.
 
-
-def hymenoptera(split: str = "train", transform: Callable | None = None, root: str | os.PathLike | None = None,
-                synthetic_size: int = 60) -> Dataset:
-    """The ants-vs-bees images (``<root>/hymenoptera_data/<split>/{ants,bees}``), or a stand-in.
-
-    ``hymenoptera_subset`` (the small copy CI has) is used when the full set is absent.
+    From :func:`hymenoptera_folder`: the full set when present, else the shipped sample.
     """
     from torchvision.datasets import ImageFolder
 
     if split not in ("train", "val"):
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-    folder = data_root(root)
-    for name in HYMENOPTERA_FOLDERS:
-        if (folder / name / split).is_dir():
-            return ImageFolder(folder / name / split, transform=transform)
-    _announce("hymenoptera", folder, "no hymenoptera_data folder")
-    return _hymenoptera_standin(split, synthetic_size, transform)
-
-
-def hymenoptera_folder(root: str | os.PathLike | None = None, synthetic_size: int = 60) -> Path:
-    """A folder of ants/bees JPEGs on disk, laid out as ``train/{ants,bees}`` and ``val/{ants,bees}``.
-
-    The real ``hymenoptera_data`` (or ``hymenoptera_subset``) folder under the
-    data root when it is there. Otherwise the synthetic stand-in of
-    :func:`hymenoptera` is written once as JPEG files to
-    ``<root>/hymenoptera_synthetic`` (announced), so chapters that read image
-    files from disk work offline too.
-    """
-    folder = data_root(root)
-    for name in HYMENOPTERA_FOLDERS:
-        if all((folder / name / split).is_dir() for split in ("train", "val")):
-            return folder / name
-    target = folder / "hymenoptera_synthetic"
-    _announce("hymenoptera", folder, f"no hymenoptera_data folder; files written to {target}")
-    for split in ("train", "val"):
-        images = _hymenoptera_standin(split, synthetic_size)
-        for index in range(len(images)):
-            image, label = images[index]
-            path = target / split / images.classes[label] / f"{split}_{index:04d}.jpg"
-            if not path.is_file():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                image.save(path, quality=90)
-    return target
+    return ImageFolder(hymenoptera_folder(root) / split, transform=transform)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 
 import torch
 from torch import nn
@@ -85,15 +86,19 @@ class LeNet(nn.Module):
         return self.classifier(self.features(x))
 
 
-def vgg16(pretrained: bool = True) -> nn.Module:
+VGG16_FILE = "vgg16-397923af.pth"  # torchvision's file name: 397923af starts its SHA-256
+
+
+def vgg16(pretrained: bool = True, root: str | os.PathLike | None = None) -> nn.Module:
     """torchvision's VGG16, with its ImageNet weights when they can be had.
 
-    ``pretrained=True`` asks for ``VGG16_Weights.IMAGENET1K_V1`` (the modern
-    ``weights=`` API; the old ``pretrained=True`` argument is deprecated). The
-    weights come from torch's cache (``$TORCH_HOME``) or are downloaded once
-    (528 MB). When neither works, e.g. offline, one line says so and the model
-    keeps its random initialization: the architecture is the same, so code that
-    edits or inspects it still runs.
+    ``pretrained=True`` loads ``VGG16_Weights.IMAGENET1K_V1`` (the modern
+    ``weights=`` API; the old ``pretrained=True`` argument is deprecated) from
+    ``<data root>/weights/vgg16-397923af.pth`` (``python -m pytorch_notes
+    data`` puts it there), else from torch's cache (``$TORCH_HOME``) or a
+    download (528 MB). When none works, e.g. offline, one line says so and the
+    model keeps its random initialization: the architecture is the same, so
+    code that edits or inspects it still runs. ``model.pretrained`` says which.
 
     Raises:
         TypeError: if ``pretrained`` is not a bool.
@@ -101,16 +106,25 @@ def vgg16(pretrained: bool = True) -> nn.Module:
     from torchvision.models import VGG16_Weights
     from torchvision.models import vgg16 as build_vgg16
 
+    from pytorch_notes.datasets import data_root
+
     if not isinstance(pretrained, bool):
         raise TypeError(f"pretrained must be a bool, got {type(pretrained).__name__}")
     model = build_vgg16(weights=None)
-    if pretrained:
-        try:
+    model.pretrained = False
+    if not pretrained:
+        return model
+    local = data_root(root) / "weights" / VGG16_FILE
+    try:
+        if local.is_file():
+            state = torch.load(local, map_location="cpu", weights_only=True)
+        else:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 state = VGG16_Weights.IMAGENET1K_V1.get_state_dict(progress=False)  # cache, else download
-        except (OSError, RuntimeError) as error:  # URLError is an OSError
-            print(f"[pytorch_notes] VGG16: ImageNet weights unavailable ({type(error).__name__}); "
-                  "using random initialization")
-        else:
-            model.load_state_dict(state)
+    except (OSError, RuntimeError) as error:  # URLError is an OSError
+        print(f"[pytorch_notes] VGG16: ImageNet weights unavailable ({type(error).__name__}); "
+              "using random initialization. Get them with: python -m pytorch_notes data")
+        return model
+    model.load_state_dict(state)
+    model.pretrained = True
     return model
