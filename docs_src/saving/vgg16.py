@@ -112,13 +112,13 @@ print(appended.classifier[-2:])
 
 # Two linear layers with nothing between them are one linear layer: W = W2 W1, b = W2 b1 + b2.
 torch.manual_seed(0)
-imagenet_head, add_linear = nn.Linear(4096, 1000), nn.Linear(1000, 10)
+layer_1000, add_linear = nn.Linear(4096, 1000), nn.Linear(1000, 10)
 merged = nn.Linear(4096, 10)
 with torch.no_grad():
-    merged.weight.copy_(add_linear.weight @ imagenet_head.weight)
-    merged.bias.copy_(add_linear.weight @ imagenet_head.bias + add_linear.bias)
+    merged.weight.copy_(add_linear.weight @ layer_1000.weight)
+    merged.bias.copy_(add_linear.weight @ layer_1000.bias + add_linear.bias)
     hidden = torch.randn(2, 4096)
-    assert torch.allclose(add_linear(imagenet_head(hidden)), merged(hidden), atol=1e-5)
+    assert torch.allclose(add_linear(layer_1000(hidden)), merged(hidden), atol=1e-5)
 # --8<-- [end:append]
 
 # %%
@@ -126,6 +126,7 @@ with torch.no_grad():
 from pytorch_notes import expect_error
 
 imagenet_features = vgg.classifier[3].weight  # a layer we keep
+imagenet_head = vgg.classifier[6]  # the 1000-way ImageNet layer, kept for later
 vgg.classifier[6] = nn.Linear(4096, 10)  # the seed's second way: a new, randomly initialized head
 assert vgg.classifier[3].weight is imagenet_features  # everything else is untouched
 assert count(vgg.parameters()) == 138_357_544 - (4096 * 1000 + 1000) + (4096 * 10 + 10) == 134_301_514
@@ -156,7 +157,7 @@ print(f"trainable: {trainable:,}  frozen: {frozen:,}")
 # --8<-- [start:preprocess]
 from pytorch_notes.datasets import hymenoptera
 
-photos = hymenoptera("val")  # ants and bees: real photos when present, else the stand-in
+photos = hymenoptera("val")  # real photos of ants and bees
 image, label = photos[photos.targets.index(photos.classes.index("bees"))]  # the first bee
 x = preprocess(image)  # resize the short side to 256, crop the 224 x 224 center, normalize
 assert x.shape == (3, 224, 224) and x.dtype == torch.float32
@@ -171,18 +172,18 @@ print(f"{photos.classes[label]}: {image.size[0]} x {image.size[1]} image -> tens
 
 # %%
 # --8<-- [start:forward]
-vgg.eval()  # dropout off
-assert not vgg.classifier[2].training and not vgg.classifier[5].training
+vgg.train()  # a training step: dropout on
+assert vgg.classifier[2].training and vgg.classifier[5].training
 batch = x.unsqueeze(0)  # a batch of one: (1, 3, 224, 224)
-logits = vgg(batch)  # the one real forward pass of this page
+logits = vgg(batch)
 assert logits.shape == (1, 10)
 
 loss = nn.functional.cross_entropy(logits, torch.tensor([label]))
 loss.backward()
-assert all(p.grad is None for p in vgg.features.parameters())  # frozen: no gradient computed
+assert all(p.grad is None for p in vgg.features.parameters())  # frozen: no gradient
 assert vgg.classifier[6].weight.grad.shape == (10, 4096)
 assert vgg.classifier[0].weight.grad is not None  # still trainable
-optimizer.step()
+optimizer.zero_grad()  # no step here: the next sections use the ImageNet weights as they are
 print(f"logits {tuple(logits.shape)}, loss {loss.item():.3f}")
 # --8<-- [end:forward]
 
@@ -199,3 +200,80 @@ for axis in axes:
     axis.axis("off")
 fig.tight_layout()
 # --8<-- [end:plot]
+
+# %%
+# --8<-- [start:features]
+from torch.utils.data import DataLoader, Subset
+
+
+def first_of_each_class(dataset, n):
+    """The first n photos of every class: a small, fixed set."""
+    picks = [[i for i, t in enumerate(dataset.targets) if t == c][:n]
+             for c in range(len(dataset.classes))]
+    return Subset(dataset, [i for pick in picks for i in pick])
+
+
+# Everything but the last layer: each photo becomes 4096 numbers.
+body = nn.Sequential(vgg.features, vgg.avgpool, nn.Flatten(1),
+                     vgg.classifier[:6])
+vgg.eval()  # dropout off: a photo always gives the same features
+
+
+@torch.no_grad()
+def embed(photos):
+    pairs = [(body(images), labels) for images, labels
+             in DataLoader(photos, batch_size=10)]
+    return torch.cat([f for f, _ in pairs]), torch.cat([y for _, y in pairs])
+
+
+train_photos = first_of_each_class(hymenoptera("train", preprocess), 8)
+val_photos = first_of_each_class(hymenoptera("val", preprocess), 10)
+train_x, train_y = embed(train_photos)
+val_x, val_y = embed(val_photos)
+assert train_x.shape == (16, 4096) and val_x.shape == (20, 4096)
+assert train_y.tolist() == [0] * 8 + [1] * 8  # 0: ants, 1: bees
+print(f"features: train {tuple(train_x.shape)}, val {tuple(val_x.shape)}")
+# --8<-- [end:features]
+
+# %%
+# --8<-- [start:imagenet]
+ant, bee = categories.index("ant"), categories.index("bee")  # 310, 309
+with torch.no_grad():
+    imagenet_logits = imagenet_head(val_x)  # (20, 1000)
+two_way = imagenet_logits[:, [ant, bee]].argmax(1)  # 0: ant, 1: bee
+imagenet_accuracy = (two_way == val_y).float().mean().item()
+top1 = [categories[i] for i in imagenet_logits.argmax(1)]
+print(f"ImageNet weights: {vgg.pretrained}")
+print(f"'ant' vs 'bee' logits on 20 val photos: {imagenet_accuracy:.2f} right")
+print("top-1 ImageNet class of the first 5 bees:", top1[10:15])
+if vgg.pretrained:
+    assert imagenet_accuracy >= 0.8  # ImageNet training already separates them
+# --8<-- [end:imagenet]
+
+# %%
+# --8<-- [start:finetune]
+torch.manual_seed(0)
+head = nn.Linear(4096, 2)  # ants, bees: the only part that learns
+head_optimizer = torch.optim.Adam(head.parameters(), lr=1e-2)
+losses = []
+for step in range(50):
+    loss = nn.functional.cross_entropy(head(train_x), train_y)
+    head_optimizer.zero_grad()
+    loss.backward()
+    head_optimizer.step()
+    losses.append(loss.item())
+with torch.no_grad():
+    train_accuracy = (head(train_x).argmax(1) == train_y).float().mean().item()
+    accuracy = (head(val_x).argmax(1) == val_y).float().mean().item()
+
+vgg.classifier[6] = head  # the fine-tuned model, whole again
+photo = val_photos[0][0].unsqueeze(0)
+with torch.no_grad():  # the model is exactly body + head
+    assert torch.allclose(vgg(photo), head(body(photo)), atol=1e-4)
+assert train_accuracy == 1.0  # 16 photos, 4096 features: always separable
+print(f"loss {losses[0]:.3f} -> {losses[-1]:.4f}, train accuracy "
+      f"{train_accuracy:.2f}; val accuracy {accuracy:.2f} (20 new photos)")
+if vgg.pretrained:
+    assert accuracy >= 0.85  # the classic transfer-learning result
+# --8<-- [end:finetune]
+
