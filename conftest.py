@@ -31,6 +31,8 @@ runpy.run_path(str(OFFLINE / "sitecustomize.py"))  # no network from here on
 
 import book  # noqa: E402
 
+book.use_data_root()
+
 WORKDIR = Path(tempfile.mkdtemp(prefix="pytorch-notes-tests-"))
 
 

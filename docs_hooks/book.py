@@ -125,12 +125,19 @@ def _working_directory(path: Path):
         os.chdir(previous)
 
 
+STANDIN = "using a synthetic stand-in"  # what pytorch_notes.datasets prints when it uses one
+STANDIN_NOTE = {"en": "Synthetic stand-in data: not real photos",
+                "zh": "合成的替代数据：并非真实照片"}
+
+
 class PageSession:
     """A fresh interpreter for one page: run its fences in order, capture what they print.
 
     Each fence runs with ``workdir`` as the current directory (chapters write
     ``runs/``, ``checkpoints/`` and ``data/`` relative to it). The figures a fence
     leaves open are returned and closed, so each fence reports only its own.
+    Once the page has announced a synthetic stand-in, every figure it draws
+    says so at its top (``STANDIN_NOTE``; the build swaps in the page's language).
     """
 
     def __init__(self, name: str, workdir: Path):
@@ -139,6 +146,7 @@ class PageSession:
         sys.modules[module_name] = self.module  # so pickle and dataclasses find page classes
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.standin = False
 
     def run(self, fence: Fence) -> tuple[str, list]:
         """Execute one fence; return (printed text, list of matplotlib figures)."""
@@ -152,7 +160,17 @@ class PageSession:
         with _working_directory(self.workdir), contextlib.redirect_stdout(stdout):
             exec(compiled, self.module.__dict__)
         figures = [plt.figure(number) for number in plt.get_fignums()]
+        self.standin = self.standin or STANDIN in stdout.getvalue()
+        for figure in figures if self.standin else []:
+            figure.text(0.5, 1.0, STANDIN_NOTE["en"], ha="center", va="bottom", color="#b3261e",
+                        fontsize=11, fontweight="bold")
         return stdout.getvalue(), figures
+
+
+def use_data_root() -> None:
+    """Pages run in their own working folders: give them the data root as an absolute path
+    (``$PYTORCH_NOTES_DATA``, else the project's ``data/``, where ``make data`` downloads)."""
+    os.environ["PYTORCH_NOTES_DATA"] = str((ROOT / os.environ.get("PYTORCH_NOTES_DATA", "data")).resolve())
 
 
 FIGURE_BUDGET = 150_000  # bytes of SVG; above it, point clouds are embedded as one bitmap
@@ -200,7 +218,9 @@ def results_key(fences: list[Fence]) -> str:
 
     # float sums split over more threads round differently: printed numbers depend on it
     digest.update(f"threads={torch.get_num_threads()}".encode())
-    digest.update(os.environ.get("PYTORCH_NOTES_DATA", "").encode())
+    data = Path(os.environ.get("PYTORCH_NOTES_DATA", "data"))
+    digest.update(str(data).encode())  # and which datasets it holds: `make data` changes the pages
+    digest.update(repr(sorted(str(p.relative_to(data)) for p in data.glob("*/*"))).encode())
     for fence in fences:
         digest.update(b"\0" + fence.code.encode())
     return digest.hexdigest()

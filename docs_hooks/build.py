@@ -57,6 +57,7 @@ def on_config(config):
         raise PluginError(f"KaTeX is not installed ({KATEX / missing[0]} is missing): run `npm ci` first")
     os.environ["MPLBACKEND"] = "Agg"
     matplotlib.use("Agg")
+    book.use_data_root()
     return config
 
 
@@ -119,6 +120,11 @@ def _execute(fences, page_name: str) -> list:
 
 
 def _figure_html(contents: bytes, extension: str, alt: str, page, config) -> str:
+    language = getattr(page.file, "locale", "en")
+    note = book.STANDIN_NOTE["en"].encode()
+    if note in contents:  # a figure drawn from a synthetic stand-in: say so in the page's language
+        contents = contents.replace(note, html.escape(book.STANDIN_NOTE[language]).encode())
+        alt = f"{alt} {'(' if language == 'en' else '（'}{book.STANDIN_NOTE[language]}{')' if language == 'en' else '）'}"
     uri = f"assets/figures/{hashlib.sha256(contents).hexdigest()[:16]}.{extension}"
     target = Path(config.site_dir) / uri
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -93,8 +93,7 @@ def test_a_page_shows_every_section_of_its_script_in_order(script):
     assert shown == [f'--8<-- "{relative(script)}:{section}"' for section in sections]
 
 
-REAL_DATA = ROOT.parent / "shared" / "datasets"
-REAL_DATA_SCRIPTS = [s for s in SCRIPTS if re.search(r"\b(mnist|hymenoptera\w*)\(", s.read_text(encoding="utf-8"))]
+SHIPPED_DATA_SCRIPTS = [s for s in SCRIPTS if re.search(r"\b(mnist|hymenoptera\w*)\(", s.read_text(encoding="utf-8"))]
 
 
 @dataclass
@@ -105,17 +104,16 @@ class ScriptRun:
 
 
 def run_scripts(jobs: dict, workdir: Path) -> dict:
-    """Run each (script, data_root) of ``jobs`` in its folder as a fresh ``__main__``, one per CPU core.
+    """Run each script of ``jobs`` in its folder (``{script: cwd}``) as a fresh ``__main__``, one per CPU core.
 
     tests/fork_runner.py imports torch once and forks a child per script. One
-    thread each (the runs go in parallel); offline; the real data only where asked.
+    thread each (the runs go in parallel); offline; no data root set.
     """
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT / "tests" / "offline"), OMP_NUM_THREADS="1")
     env.pop("PYTORCH_NOTES_DATA", None)
     specs = []
-    for number, ((script, data_root), cwd) in enumerate(jobs.items()):
-        specs.append({"script": str(script), "cwd": str(cwd), "timeout": 300,
-                      "env": env | ({"PYTORCH_NOTES_DATA": str(data_root)} if data_root else {}),
+    for number, (script, cwd) in enumerate(jobs.items()):
+        specs.append({"script": str(script), "cwd": str(cwd), "timeout": 300, "env": env,
                       "stdout": str(workdir / f"{number}.out"), "stderr": str(workdir / f"{number}.err")})
     runner = subprocess.run([sys.executable, str(ROOT / "tests" / "fork_runner.py"), str(os.cpu_count() or 2)],
                             input=json.dumps(specs), env=env, capture_output=True, text=True, timeout=1800)
@@ -127,7 +125,8 @@ def run_scripts(jobs: dict, workdir: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def script_runs(request, tmp_path_factory):
-    """The selected scripts run as fresh sessions, on the stand-in data and (when present) on the real data.
+    """The selected scripts run as fresh sessions, each in an empty folder with no data root set:
+    what a reader gets from a fresh offline install (the data shipped with the package).
 
     Only the runs that the selected tests check are started (so `-k lora` runs
     one script, not the whole book); each test below then checks one result.
@@ -135,27 +134,24 @@ def script_runs(request, tmp_path_factory):
     selected = {(item.originalname, item.callspec.params["script"]) for item in request.session.items
                 if "script_runs" in getattr(item, "fixturenames", ()) and hasattr(item, "callspec")}
     workdir = tmp_path_factory.mktemp("scripts")
-    jobs = {(script, None): workdir / "stand-in" / relative(script) for script in SCRIPTS
-            if ("test_script_runs_on_its_own", script) in selected}
-    if REAL_DATA.is_dir():
-        jobs.update({(script, REAL_DATA): workdir / "real" / relative(script) for script in REAL_DATA_SCRIPTS
-                     if ("test_script_runs_on_the_real_data", script) in selected})
+    jobs = {script: workdir / relative(script) for script in SCRIPTS
+            if {("test_script_runs_on_its_own", script), ("test_mnist_and_ants_bees_pages_need_no_download", script)}
+            & selected}
     return run_scripts(jobs, workdir) if jobs else {}
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=relative)
 def test_script_runs_on_its_own(script, script_runs):
-    result = script_runs[script, None]
+    result = script_runs[script]
     assert result.returncode == 0, f"exit code {result.returncode} (-14: timed out)\n{result.stderr[-3000:]}"
 
 
-@pytest.mark.skipif(not REAL_DATA.is_dir(), reason="../shared/datasets is not present")
-@pytest.mark.parametrize("script", REAL_DATA_SCRIPTS, ids=relative)
-def test_script_runs_on_the_real_data(script, script_runs):
-    """The chapters that read MNIST or ants/bees also hold on the real images, not only the stand-in."""
-    result = script_runs[script, REAL_DATA]
+@pytest.mark.parametrize("script", SHIPPED_DATA_SCRIPTS, ids=relative)
+def test_mnist_and_ants_bees_pages_need_no_download(script, script_runs):
+    """With an empty data root, the MNIST and ants/bees chapters run on the real data shipped with the package."""
+    result = script_runs[script]
     assert result.returncode == 0, f"exit code {result.returncode} (-14: timed out)\n{result.stderr[-3000:]}"
-    assert "synthetic stand-in" not in result.stdout
+    assert book.STANDIN not in result.stdout, f"{relative(script)} fell back to a synthetic stand-in"
 
 
 def test_a_fence_error_points_into_docs_src(tmp_path):

@@ -129,3 +129,25 @@ def test_truncated_or_corrupted_mnist_files_raise(tmp_path):
 def test_loaders_reject_bad_input(call):
     with pytest.raises((TypeError, ValueError)):
         call()
+
+
+def test_the_wheel_ships_the_samples_and_they_work_from_it(tmp_path):
+    """A fresh install (the wheel, unpacked) teaches on real digits and photos with no data root at all."""
+    import subprocess
+    import sys
+    import zipfile
+
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", str(root),
+                    "-w", str(tmp_path / "dist")], check=True, capture_output=True, timeout=300)
+    (wheel,) = (tmp_path / "dist").glob("pytorch_notes-*.whl")
+    zipfile.ZipFile(wheel).extractall(tmp_path / "installed")
+    code = ("import pytorch_notes, pytorch_notes.datasets as d; print(pytorch_notes.__file__); "
+            "print(len(d.mnist(train=False)), len(d.hymenoptera('train')), len(d.hymenoptera('val')))")
+    (tmp_path / "empty").mkdir()
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path / "empty", capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path / "installed")}, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(str(tmp_path / "installed"))  # imported from the wheel, not the source tree
+    assert lines[-1] == "10000 80 40" and "120 real photos shipped" in result.stdout

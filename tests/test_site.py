@@ -101,6 +101,31 @@ def test_figures_are_light_files_with_alt_text(site):
     assert figures > 50
 
 
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_figures_drawn_from_a_stand_in_say_so_in_the_figure_and_its_alt_text(site, language):
+    """After a page prints that it uses a synthetic stand-in, each figure says so in the page's language.
+
+    Only CIFAR-10 can fall back to a stand-in; MNIST and the ants/bees photos ship with the package.
+    """
+    sys.path.insert(0, str(ROOT / "docs_hooks"))
+    from book import STANDIN, STANDIN_NOTE
+
+    note, pages_with_stand_ins = STANDIN_NOTE[language], 0
+    for page in CHAPTERS:
+        text = (site / page_url(page, language)).read_text(encoding="utf-8")
+        if STANDIN not in text:
+            continue
+        pages_with_stand_ins += 1
+        after = text[text.index(STANDIN):]
+        for src, alt in re.findall(r'<img src="([^"]*assets/figures/[^"]+)" alt="([^"]*)"', after):
+            figure = (site / page_url(page, language)).parent / src
+            assert note in alt, f"{page} ({language}): the alt text of {src} does not say it shows a stand-in"
+            assert note in figure.read_text(encoding="utf-8"), f"{page} ({language}): {src} does not say it"
+            assert "mnist" not in page.lower() and "lenet" not in page, f"{page} uses an MNIST stand-in"
+    real_cifar = (Path(os.environ.get("PYTORCH_NOTES_DATA", "data")) / "cifar-10-batches-py").is_dir()
+    assert pages_with_stand_ins == 0 if real_cifar else pages_with_stand_ins >= 5
+
+
 def test_chinese_search_finds_chinese_words(site):
     index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
     assert index["config"]["lang"] == ["en", "zh"]

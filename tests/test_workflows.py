@@ -46,3 +46,15 @@ def test_ci_runs_the_readme_test_command_and_the_strict_build():
     ci = (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
     assert "make test" in readme and "make test" in ci and "make build" in ci
+
+
+def test_the_published_site_is_built_on_the_full_data():
+    """The test job restores the data folder (keyed by the download manifest), runs `make data`, then CI."""
+    job = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())["jobs"]["test"]
+    steps = job["steps"]
+    runs = [step.get("run") for step in steps]
+    cache = next(step for step in steps if str(step.get("uses", "")).startswith("actions/cache@"))
+    assert cache["with"]["path"] == "data" and "hashFiles('src/pytorch_notes/download.py')" in cache["with"]["key"]
+    assert runs.index("make data") < runs.index("bash .ci/run") and steps.index(cache) < runs.index("make data")
+    assert job["env"]["PYTORCH_NOTES_DATA"] == "${{ github.workspace }}/data"
+    assert "python -m pytorch_notes data" in (ROOT / "Makefile").read_text()

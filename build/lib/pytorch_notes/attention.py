@@ -1,0 +1,300 @@
+"""Scaled dot-product attention, the causal mask and multi-head attention, from scratch.
+
+Introduced by the chapter "Attention from scratch" (architecture/attention).
+The cross-attention blocks of multimodal models, :class:`GatedCrossAttention`
+(Flamingo) and :class:`QFormerBlock` (BLIP-2), are introduced by the chapter
+"Cross-attention" (multimodal/cross-attention).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+from pytorch_notes._checks import check_int
+
+
+def _check_tensor(name: str, value, min_dim: int) -> None:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
+    if value.dim() < min_dim:
+        raise ValueError(f"{name} must have at least {min_dim} dimensions, got shape {tuple(value.shape)}")
+
+
+def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                                 mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V, returning the output and the weights.
+
+    Args:
+        q: queries, shape ``(..., L, d_k)``.
+        k: keys, shape ``(..., S, d_k)``.
+        v: values, shape ``(..., S, d_v)``.
+        mask: optional bool tensor broadcastable to ``(..., L, S)``; ``True`` means
+            "this query may look at this key" (the convention of
+            ``torch.nn.functional.scaled_dot_product_attention``; the opposite of
+            ``nn.MultiheadAttention``'s ``attn_mask``). Every query must keep at
+            least one key.
+
+    Returns:
+        ``(output, weights)``: output of shape ``(..., L, d_v)`` and weights of shape
+        ``(..., L, S)`` whose rows sum to 1 (masked entries are exactly 0).
+
+    Raises:
+        TypeError: if q, k or v is not a floating-point tensor, or mask is not a bool tensor.
+        ValueError: if the shapes do not fit together, or a query has every key masked.
+    """
+    _check_tensor("q", q, 2)
+    _check_tensor("k", k, 2)
+    _check_tensor("v", v, 2)
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"q and k must share the last dimension d_k, got {q.shape[-1]} and {k.shape[-1]}")
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"k and v must have the same number of keys, got {k.shape[-2]} and {v.shape[-2]}")
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+            raise TypeError("mask must be a bool tensor (True = keep)")
+        try:
+            torch.broadcast_shapes(mask.shape, scores.shape)
+        except RuntimeError:
+            raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to the "
+                             f"scores' shape {tuple(scores.shape)}") from None
+        if not mask.any(dim=-1).all():
+            raise ValueError("mask leaves a query with no key to attend to (a row of all False)")
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = scores.softmax(dim=-1)
+    return weights @ v, weights
+
+
+def causal_mask(length: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """Bool ``(length, length)`` mask, ``True`` on and below the diagonal: position i sees 0..i.
+
+    Raises:
+        TypeError: if length is not an int.
+        ValueError: if length is smaller than 1.
+    """
+    if not isinstance(length, int) or isinstance(length, bool):
+        raise TypeError(f"length must be an int, got {type(length).__name__}")
+    if length < 1:
+        raise ValueError(f"length must be at least 1, got {length}")
+    return torch.ones(length, length, dtype=torch.bool, device=device).tril()
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention with separate q/k/v/out projections (batch first).
+
+    Computes ``num_heads`` scaled dot-product attentions of size
+    ``d_model // num_heads`` in parallel and mixes their concatenation with
+    ``out_proj``. Same maths and parameter count (4·d² + 4·d) as
+    ``nn.MultiheadAttention(d_model, num_heads, batch_first=True)``.
+
+    Args:
+        d_model: embedding size of the inputs and the output.
+        num_heads: number of heads; must divide ``d_model``.
+
+    Raises:
+        TypeError: if d_model or num_heads is not an int.
+        ValueError: if they are not positive, or num_heads does not divide d_model.
+    """
+
+    def __init__(self, d_model: int, num_heads: int):
+        super().__init__()
+        for name, value in (("d_model", d_model), ("num_heads", num_heads)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+            if value < 1:
+                raise ValueError(f"{name} must be positive, got {value}")
+        if d_model % num_heads != 0:
+            raise ValueError(f"num_heads ({num_heads}) must divide d_model ({d_model})")
+        self.d_model = d_model
+        self.num_heads = num_heads
+        self.head_dim = d_model // num_heads
+        self.q_proj = nn.Linear(d_model, d_model)
+        self.k_proj = nn.Linear(d_model, d_model)
+        self.v_proj = nn.Linear(d_model, d_model)
+        self.out_proj = nn.Linear(d_model, d_model)
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, L, d_model) -> (N, num_heads, L, head_dim)."""
+        batch, length, _ = x.shape
+        return x.view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attend from ``query`` (N, L, d_model) to ``key``/``value`` (N, S, d_model).
+
+        Args:
+            mask: optional bool mask, ``(L, S)`` or ``(N, L, S)``, ``True`` = keep.
+
+        Returns:
+            ``(output, weights)``: ``(N, L, d_model)`` and the weights averaged over
+            the heads, ``(N, L, S)``.
+
+        Raises:
+            TypeError: if an input is not a floating-point tensor.
+            ValueError: if an input is not 3-D with last dimension d_model, the batch
+                sizes differ, key and value lengths differ, or the mask has the wrong shape.
+        """
+        for name, x in (("query", query), ("key", key), ("value", value)):
+            _check_tensor(name, x, 1)
+            if x.dim() != 3 or x.shape[-1] != self.d_model:
+                raise ValueError(f"{name} must have shape (N, length, {self.d_model}), got {tuple(x.shape)}")
+        if not query.shape[0] == key.shape[0] == value.shape[0]:
+            raise ValueError("query, key and value must have the same batch size")
+        if key.shape[1] != value.shape[1]:
+            raise ValueError(f"key and value must have the same length, got {key.shape[1]} and {value.shape[1]}")
+        if mask is not None and isinstance(mask, torch.Tensor):
+            if mask.dim() == 3:
+                mask = mask[:, None]  # (N, L, S) -> (N, 1, L, S): the same mask for every head
+            elif mask.dim() != 2:
+                raise ValueError(f"mask must have shape (L, S) or (N, L, S), got {tuple(mask.shape)}")
+        q = self.split_heads(self.q_proj(query))
+        k = self.split_heads(self.k_proj(key))
+        v = self.split_heads(self.v_proj(value))
+        heads, weights = scaled_dot_product_attention(q, k, v, mask)  # (N, H, L, head_dim), (N, H, L, S)
+        batch, _, length, _ = heads.shape
+        merged = heads.transpose(1, 2).reshape(batch, length, self.d_model)
+        return self.out_proj(merged), weights.mean(dim=1)
+
+
+# --- Cross-attention between modalities (chapter multimodal/cross-attention) ---
+
+
+def _check_sequence(name: str, value, width: int, width_name: str) -> None:
+    _check_tensor(name, value, 1)
+    if value.dim() != 3 or value.shape[-1] != width:
+        raise ValueError(f"{name} must have shape (N, length, {width_name}={width}), got {tuple(value.shape)}")
+
+
+def _feed_forward(d_model: int, hidden: int) -> nn.Sequential:
+    return nn.Sequential(nn.LayerNorm(d_model), nn.Linear(d_model, hidden), nn.GELU(), nn.Linear(hidden, d_model))
+
+
+class GatedCrossAttention(nn.Module):
+    """Flamingo-style gated cross-attention: text tokens read media tokens through a tanh gate.
+
+    ``y = x + tanh(attn_gate) * CrossAttn(LayerNorm(x), media_proj(media))``, then, if
+    ``ffn_hidden`` is given, ``y = y + tanh(ffn_gate) * FFN(y)`` (the FFN starts with
+    its own LayerNorm). Queries come from ``x``; keys and values from the media
+    features, first projected from ``media_dim`` to ``d_model`` by ``media_proj``
+    (so that ``MultiHeadAttention`` can take them). Both gates are scalars
+    initialised to 0: a new block is exactly the identity, so inserting it into a
+    frozen language model changes nothing until the gates open during training.
+
+    Args:
+        d_model: width of the text tokens (queries) and of the output.
+        media_dim: width of the media features (keys and values before ``media_proj``).
+        num_heads: number of attention heads; must divide ``d_model``.
+        ffn_hidden: hidden width of the gated feed-forward layer, or ``None`` for no FFN.
+
+    Raises:
+        TypeError: if a size is not an int.
+        ValueError: if a size is not positive, or num_heads does not divide d_model.
+    """
+
+    def __init__(self, d_model: int, media_dim: int, num_heads: int, ffn_hidden: int | None = None):
+        super().__init__()
+        check_int("d_model", d_model, 1)
+        check_int("media_dim", media_dim, 1)
+        check_int("num_heads", num_heads, 1)
+        if ffn_hidden is not None:
+            check_int("ffn_hidden", ffn_hidden, 1)
+        self.d_model = d_model
+        self.media_dim = media_dim
+        self.media_proj = nn.Linear(media_dim, d_model)
+        self.norm = nn.LayerNorm(d_model)
+        self.attn = MultiHeadAttention(d_model, num_heads)
+        self.attn_gate = nn.Parameter(torch.zeros(()))
+        self.ffn = None if ffn_hidden is None else _feed_forward(d_model, ffn_hidden)
+        self.ffn_gate = None if ffn_hidden is None else nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor, media: torch.Tensor,
+                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Let the text tokens ``x`` (N, L, d_model) attend to ``media`` (N, S, media_dim).
+
+        Args:
+            mask: optional bool mask, ``(L, S)`` or ``(N, L, S)``, ``True`` = keep
+                (e.g. each text token sees only the image before it).
+
+        Returns:
+            ``(output, weights)``: ``(N, L, d_model)``, the same length as ``x`` whatever
+            ``S`` is, and the cross-attention weights averaged over the heads, ``(N, L, S)``.
+
+        Raises:
+            TypeError: if an input is not a floating-point tensor.
+            ValueError: if the shapes are wrong or the batch sizes differ.
+        """
+        _check_sequence("x", x, self.d_model, "d_model")
+        _check_sequence("media", media, self.media_dim, "media_dim")
+        if x.shape[0] != media.shape[0]:
+            raise ValueError(f"x and media must have the same batch size, got {x.shape[0]} and {media.shape[0]}")
+        media = self.media_proj(media)
+        attended, weights = self.attn(self.norm(x), media, media, mask=mask)
+        x = x + torch.tanh(self.attn_gate) * attended
+        if self.ffn is not None:
+            x = x + torch.tanh(self.ffn_gate) * self.ffn(x)
+        return x, weights
+
+
+class QFormerBlock(nn.Module):
+    """A minimal Q-Former block (BLIP-2 style): learned queries read image features.
+
+    ``num_queries`` learned query vectors (an ``nn.Parameter``, the same for every
+    image) go through three pre-LayerNorm residual steps: self-attention among
+    the queries, cross-attention from the queries to the projected image
+    features, and a feed-forward layer. The output always has ``num_queries``
+    tokens, however many image features come in.
+
+    Args:
+        num_queries: number of learned queries (= output tokens per image).
+        d_model: width of the queries and of the output.
+        media_dim: width of the image features.
+        num_heads: number of attention heads; must divide ``d_model``.
+        ffn_hidden: hidden width of the feed-forward layer (default ``4 * d_model``).
+
+    Raises:
+        TypeError: if a size is not an int.
+        ValueError: if a size is not positive, or num_heads does not divide d_model.
+    """
+
+    def __init__(self, num_queries: int, d_model: int, media_dim: int, num_heads: int,
+                 ffn_hidden: int | None = None):
+        super().__init__()
+        check_int("num_queries", num_queries, 1)
+        check_int("d_model", d_model, 1)
+        check_int("media_dim", media_dim, 1)
+        check_int("num_heads", num_heads, 1)
+        ffn_hidden = 4 * d_model if ffn_hidden is None else ffn_hidden
+        check_int("ffn_hidden", ffn_hidden, 1)
+        self.media_dim = media_dim
+        self.queries = nn.Parameter(0.02 * torch.randn(num_queries, d_model))
+        self.media_proj = nn.Linear(media_dim, d_model)
+        self.self_norm = nn.LayerNorm(d_model)
+        self.self_attn = MultiHeadAttention(d_model, num_heads)
+        self.cross_norm = nn.LayerNorm(d_model)
+        self.cross_attn = MultiHeadAttention(d_model, num_heads)
+        self.ffn = _feed_forward(d_model, ffn_hidden)
+
+    def forward(self, media: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summarise ``media`` (N, S, media_dim) into ``num_queries`` tokens.
+
+        Returns:
+            ``(output, weights)``: ``(N, num_queries, d_model)`` and the cross-attention
+            weights averaged over the heads, ``(N, num_queries, S)``.
+
+        Raises:
+            TypeError: if media is not a floating-point tensor.
+            ValueError: if media is not ``(N, S, media_dim)``.
+        """
+        _check_sequence("media", media, self.media_dim, "media_dim")
+        media = self.media_proj(media)
+        q = self.queries.expand(media.shape[0], -1, -1)
+        h = self.self_norm(q)
+        q = q + self.self_attn(h, h, h)[0]
+        attended, weights = self.cross_attn(self.cross_norm(q), media, media)
+        q = q + attended
+        return q + self.ffn(q), weights

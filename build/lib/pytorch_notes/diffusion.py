@@ -1,0 +1,289 @@
+"""DDPM: the noise schedule, the forward process q(x_t | x_0), L_simple and ancestral sampling.
+
+Introduced by the chapter "DDPM: denoising diffusion" (generative/ddpm), after
+Ho et al., 2020. Steps are numbered as in the paper, ``t = 1 .. T``; every
+schedule tensor has ``T + 1`` entries, and entry ``0`` stands for the clean data
+(``beta_0 = 0``, ``alpha_bar_0 = 1``), so that ``alpha_bars[t - 1]`` is always
+defined::
+
+    alpha_t     = 1 - beta_t
+    alpha_bar_t = alpha_1 * alpha_2 * ... * alpha_t
+    q(x_t | x_0) = N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I)
+
+A denoising model is called as ``model(x_t, t)`` with ``t`` an int64 tensor of
+shape ``(N,)`` and returns its prediction of the noise ``epsilon``, shaped like ``x_t``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+
+def _check_float_tensor(name: str, value: object) -> None:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
+
+
+class DDPMSchedule:
+    """A linear beta schedule and every quantity of DDPM derived from it.
+
+    All tensors are float64 with ``num_steps + 1`` entries, indexed by the step
+    ``t`` (entry 0 is the clean data: ``beta_0 = 0``, ``alpha_bar_0 = 1``):
+
+    - ``betas[t]``: the variance added at step t, linear from ``beta_start`` (t = 1)
+      to ``beta_end`` (t = T);
+    - ``alphas[t] = 1 - betas[t]``;
+    - ``alpha_bars[t]``: the product of ``alphas[1..t]``;
+    - ``posterior_variance[t] = (1 - alpha_bars[t-1]) / (1 - alpha_bars[t]) * betas[t]``,
+      the variance of ``q(x_{t-1} | x_t, x_0)`` (0 at t = 1; entry 0 is 0 too);
+    - ``posterior_coef_x0[t]`` and ``posterior_coef_xt[t]``: its mean is
+      ``posterior_coef_x0[t] * x_0 + posterior_coef_xt[t] * x_t``.
+
+    Args:
+        num_steps: the number of diffusion steps T, at least 1.
+        beta_start: beta_1, in (0, 1).
+        beta_end: beta_T, in [beta_start, 1).
+
+    Raises:
+        TypeError: if num_steps is not an int or a beta is not a real number.
+        ValueError: if num_steps < 1 or the betas are not 0 < beta_start <= beta_end < 1.
+    """
+
+    def __init__(self, num_steps: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> None:
+        if not isinstance(num_steps, numbers.Integral) or isinstance(num_steps, bool):
+            raise TypeError(f"num_steps must be an int, got {type(num_steps).__name__}")
+        if num_steps < 1:
+            raise ValueError(f"num_steps must be at least 1, got {num_steps}")
+        for name, value in (("beta_start", beta_start), ("beta_end", beta_end)):
+            if not isinstance(value, numbers.Real) or isinstance(value, bool):
+                raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+        if not 0 < beta_start <= beta_end < 1:
+            raise ValueError(f"need 0 < beta_start <= beta_end < 1, got beta_start={beta_start}, beta_end={beta_end}")
+        self.num_steps = int(num_steps)
+        zero = torch.zeros(1, dtype=torch.float64)
+        self.betas = torch.cat([zero, torch.linspace(beta_start, beta_end, self.num_steps, dtype=torch.float64)])
+        self.alphas = 1 - self.betas
+        self.alpha_bars = torch.cumprod(self.alphas, dim=0)  # alpha_bars[0] = 1
+        previous = torch.cat([torch.ones(1, dtype=torch.float64), self.alpha_bars[:-1]])  # alpha_bar_{t-1}
+        denominator = (1 - self.alpha_bars).clamp_min(1e-300)  # 0 only at t = 0, where the numerators are 0 too
+        self.posterior_variance = (1 - previous) / denominator * self.betas
+        self.posterior_coef_x0 = previous.sqrt() * self.betas / denominator
+        self.posterior_coef_xt = self.alphas.sqrt() * (1 - previous) / denominator
+        self.posterior_variance[0] = self.posterior_coef_x0[0] = self.posterior_coef_xt[0] = 0.0
+
+    def __repr__(self) -> str:
+        return (f"DDPMSchedule(num_steps={self.num_steps}, beta_start={self.betas[1].item():g}, "
+                f"beta_end={self.betas[-1].item():g})")
+
+    def _coef(self, values: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """values[t], one per sample, shaped to broadcast over ``like``'s other dimensions."""
+        picked = values.to(like.device)[t.to(like.device)].to(like.dtype)
+        return picked.view(-1, *([1] * (like.dim() - 1)))
+
+    def _check_t(self, t: object, x: torch.Tensor, name: str = "x") -> None:
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"t must be a torch.Tensor of steps, got {type(t).__name__}")
+        if t.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+            raise TypeError(f"t must be an integer tensor, got {t.dtype}")
+        if x.dim() < 1 or t.shape != (x.shape[0],):
+            raise ValueError(f"t must have shape (N,) with N = {name}.shape[0], got t {tuple(t.shape)} "
+                             f"and {name} {tuple(x.shape)}")
+        if t.numel() and (t.min() < 1 or t.max() > self.num_steps):
+            raise ValueError(f"t must lie in 1..{self.num_steps}, got values in [{t.min().item()}, {t.max().item()}]")
+
+    def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Draw ``x_t ~ q(x_t | x_0)`` in one step: ``sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) noise``.
+
+        Args:
+            x0: clean samples, floating point, shape ``(N, ...)``.
+            t: int tensor of shape ``(N,)``, one step in 1..T per sample.
+            noise: the standard normal noise epsilon, shaped like x0; drawn with
+                ``torch.randn_like`` when omitted.
+
+        Returns:
+            ``x_t``, shaped like x0.
+
+        Raises:
+            TypeError: if x0 or noise is not a floating-point tensor, or t is not an integer tensor.
+            ValueError: if t's shape or values do not fit, or noise is not shaped like x0.
+        """
+        _check_float_tensor("x0", x0)
+        self._check_t(t, x0, "x0")
+        if noise is None:
+            noise = torch.randn_like(x0)
+        _check_float_tensor("noise", noise)
+        if noise.shape != x0.shape:
+            raise ValueError(f"noise must have the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}")
+        return self._q_sample(x0, t, noise)
+
+    def _q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """q_sample without the checks, for callers that built valid arguments themselves."""
+        return self._coef(self.alpha_bars.sqrt(), t, x0) * x0 + self._coef((1 - self.alpha_bars).sqrt(), t, x0) * noise
+
+    def predict_x0(self, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        """Invert ``q_sample`` for a (predicted) noise: ``(x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)``.
+
+        Args:
+            x_t: noisy samples, floating point, shape ``(N, ...)``.
+            t: int tensor of shape ``(N,)``, the step of each sample, in 1..T.
+            eps: the noise (true or predicted), shaped like x_t.
+
+        Returns:
+            The estimate of x_0, shaped like x_t.
+
+        Raises:
+            TypeError: if x_t or eps is not a floating-point tensor, or t is not an integer tensor.
+            ValueError: if t's shape or values do not fit, or eps is not shaped like x_t.
+        """
+        _check_float_tensor("x_t", x_t)
+        _check_float_tensor("eps", eps)
+        self._check_t(t, x_t, "x_t")
+        if eps.shape != x_t.shape:
+            raise ValueError(f"eps must have the shape of x_t {tuple(x_t.shape)}, got {tuple(eps.shape)}")
+        return (x_t - self._coef((1 - self.alpha_bars).sqrt(), t, x_t) * eps) / self._coef(self.alpha_bars.sqrt(), t, x_t)
+
+    def posterior_mean(self, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The mean of ``q(x_{t-1} | x_t, x_0)``: ``posterior_coef_x0[t] x_0 + posterior_coef_xt[t] x_t``.
+
+        Args:
+            x0: clean samples (or their estimate), floating point, shape ``(N, ...)``.
+            x_t: noisy samples at step t, shaped like x0.
+            t: int tensor of shape ``(N,)``, in 1..T.
+
+        Returns:
+            The posterior mean, shaped like x_t.
+
+        Raises:
+            TypeError: if x0 or x_t is not a floating-point tensor, or t is not an integer tensor.
+            ValueError: if t's shape or values do not fit, or x0 and x_t differ in shape.
+        """
+        _check_float_tensor("x0", x0)
+        _check_float_tensor("x_t", x_t)
+        if x0.shape != x_t.shape:
+            raise ValueError(f"x0 and x_t must have the same shape, got {tuple(x0.shape)} and {tuple(x_t.shape)}")
+        self._check_t(t, x_t, "x_t")
+        return self._coef(self.posterior_coef_x0, t, x_t) * x0 + self._coef(self.posterior_coef_xt, t, x_t) * x_t
+
+
+def _check_model_and_schedule(model: object, schedule: object) -> None:
+    if not callable(model):
+        raise TypeError(f"model must be callable as model(x_t, t), got {type(model).__name__}")
+    if not isinstance(schedule, DDPMSchedule):
+        raise TypeError(f"schedule must be a DDPMSchedule, got {type(schedule).__name__}")
+
+
+def ddpm_loss(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], schedule: DDPMSchedule,
+              x0: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """L_simple: ``E ||epsilon - model(x_t, t)||^2`` with ``t`` uniform in 1..T, averaged over all elements.
+
+    Draws, in this order, ``t = torch.randint(1, T + 1, (N,))`` and
+    ``epsilon = torch.randn(x0.shape)`` (both from ``generator`` when given, on
+    its device), forms ``x_t = schedule.q_sample(x0, t, epsilon)`` and returns
+    ``F.mse_loss(model(x_t, t), epsilon)``.
+
+    Args:
+        model: the noise predictor, called as ``model(x_t, t)``.
+        schedule: the DDPMSchedule.
+        x0: a batch of clean samples, floating point, shape ``(N, ...)`` with N >= 1.
+        generator: optional torch.Generator for t and epsilon.
+
+    Returns:
+        A scalar tensor that back-propagates into the model.
+
+    Raises:
+        TypeError: if model is not callable, schedule is not a DDPMSchedule, x0 is not
+            a floating-point tensor, or generator is not a torch.Generator.
+        ValueError: if x0 is not a non-empty batch, or the model's output is not shaped like x0.
+    """
+    _check_model_and_schedule(model, schedule)
+    _check_float_tensor("x0", x0)
+    if x0.dim() < 1 or x0.shape[0] == 0:
+        raise ValueError(f"x0 must be a non-empty batch (N, ...), got shape {tuple(x0.shape)}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    device = generator.device if generator is not None else x0.device
+    t = torch.randint(1, schedule.num_steps + 1, (x0.shape[0],), generator=generator, device=device).to(x0.device)
+    noise = torch.randn(x0.shape, generator=generator, device=device, dtype=x0.dtype).to(x0.device)
+    prediction = model(schedule._q_sample(x0, t, noise), t)  # t and noise are valid by construction
+    if not isinstance(prediction, torch.Tensor) or prediction.shape != x0.shape:
+        got = tuple(prediction.shape) if isinstance(prediction, torch.Tensor) else type(prediction).__name__
+        raise ValueError(f"model(x_t, t) must return a tensor shaped like x0 {tuple(x0.shape)}, got {got}")
+    return F.mse_loss(prediction, noise)
+
+
+@torch.no_grad()
+def ddpm_sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], schedule: DDPMSchedule,
+                shape: tuple[int, ...], generator: torch.Generator | None = None,
+                device: torch.device | str | None = None,
+                return_trajectory: bool = False) -> torch.Tensor:
+    """Ancestral sampling (Algorithm 2 of Ho et al.): from ``x_T ~ N(0, I)`` down to ``x_0``.
+
+    For ``t = T, ..., 1``::
+
+        eps     = model(x_t, t)
+        mean    = (x_t - beta_t / sqrt(1 - alpha_bar_t) * eps) / sqrt(alpha_t)
+        x_{t-1} = mean + sqrt(posterior_variance[t]) * z,   z ~ N(0, I)
+
+    with no noise at ``t = 1`` (its posterior variance is 0). Noise is drawn, in
+    this order, ``x_T`` first and then one ``z`` per step ``t = T .. 2``, each
+    with ``torch.randn(shape, generator=generator)`` on the generator's device.
+
+    Args:
+        model: the noise predictor, called as ``model(x_t, t)`` with ``t`` int64 of shape ``(N,)``.
+        schedule: the DDPMSchedule the model was trained with.
+        shape: the shape of the batch to draw, ``(N, ...)``.
+        generator: optional torch.Generator for the noise.
+        device: where the model runs; default: the device of the model's first
+            parameter, or the CPU.
+        return_trajectory: if True, return every step instead of only x_0.
+
+    Returns:
+        float32 samples of ``shape``; with ``return_trajectory=True`` a tensor of
+        shape ``(T + 1, *shape)`` whose entry ``t`` is ``x_t``.
+
+    Raises:
+        TypeError: if model is not callable, schedule is not a DDPMSchedule, shape is not
+            a tuple of ints, or generator is not a torch.Generator.
+        ValueError: if shape has a non-positive entry, or the model's output is not shaped like x_t.
+    """
+    _check_model_and_schedule(model, schedule)
+    if not isinstance(shape, (tuple, list, torch.Size)) or not all(
+            isinstance(size, numbers.Integral) and not isinstance(size, bool) for size in shape):
+        raise TypeError(f"shape must be a tuple of ints, got {shape!r}")
+    if len(shape) == 0 or any(size < 1 for size in shape):
+        raise ValueError(f"shape must be (N, ...) with positive sizes, got {tuple(shape)}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    shape = tuple(int(size) for size in shape)
+    if device is None:
+        parameters = getattr(model, "parameters", None)
+        first = next(iter(parameters()), None) if callable(parameters) else None
+        device = first.device if first is not None else torch.device("cpu")
+    noise_device = generator.device if generator is not None else device
+
+    def standard_normal():
+        return torch.randn(shape, generator=generator, device=noise_device).to(device)
+
+    x = standard_normal()  # x_T
+    trajectory = [x]
+    for step in range(schedule.num_steps, 0, -1):
+        t = torch.full((shape[0],), step, dtype=torch.int64, device=device)
+        eps = model(x, t)
+        if not isinstance(eps, torch.Tensor) or eps.shape != x.shape:
+            got = tuple(eps.shape) if isinstance(eps, torch.Tensor) else type(eps).__name__
+            raise ValueError(f"model(x_t, t) must return a tensor shaped like x_t {shape}, got {got}")
+        beta, alpha, alpha_bar = (schedule.betas[step].item(), schedule.alphas[step].item(),
+                                  schedule.alpha_bars[step].item())
+        x = (x - beta / (1 - alpha_bar) ** 0.5 * eps) / alpha ** 0.5
+        if step > 1:
+            x = x + schedule.posterior_variance[step].item() ** 0.5 * standard_normal()
+        trajectory.append(x)
+    if return_trajectory:
+        return torch.stack(trajectory[::-1])  # entry t is x_t
+    return x

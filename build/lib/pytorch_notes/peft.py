@@ -1,0 +1,256 @@
+"""Parameter-efficient fine-tuning: LoRA and adapters.
+
+LoRA (Hu et al., 2021) keeps a pretrained ``nn.Linear`` frozen and trains a
+low-rank update: the layer computes ``W x + b`` with ``W = W0 + (alpha / r) * B @ A``,
+where only ``A`` (shape ``(r, in)``) and ``B`` (shape ``(out, r)``) train. ``B``
+starts at zero, so a freshly wrapped layer computes exactly what the base layer did.
+Introduced by the chapter "LoRA" (peft/lora).
+
+Adapters (Houlsby et al., 2019) add small bottleneck networks to a frozen
+model instead: :class:`BottleneckAdapter` in series after a layer, and
+:class:`GatedAdapter` beside it behind a zero-initialised ``tanh`` gate.
+Introduced by the chapter "Adapters" (peft/adapters).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+
+import torch
+import torch.nn as nn
+
+from pytorch_notes._checks import check_int
+
+
+def _check_rank_and_alpha(r: object, alpha: object) -> None:
+    if not isinstance(r, numbers.Integral) or isinstance(r, bool):
+        raise TypeError(f"r must be an int, got {type(r).__name__}")
+    if r <= 0:
+        raise ValueError(f"r must be a positive int, got {r}")
+    if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool):
+        raise TypeError(f"alpha must be a number, got {type(alpha).__name__}")
+    if not alpha > 0 or not math.isfinite(alpha):
+        raise ValueError(f"alpha must be a positive finite number, got {alpha}")
+
+
+class LoRALinear(nn.Module):
+    """Wrap an existing ``nn.Linear`` with a trainable low-rank update ``(alpha / r) * B @ A``.
+
+    The base layer is kept (as ``self.base``) and frozen: its weight and bias get
+    ``requires_grad=False``. ``lora_A`` (shape ``(r, in_features)``) is
+    initialised like ``nn.Linear`` weights (Kaiming uniform); ``lora_B`` (shape
+    ``(out_features, r)``) starts at zero, so at initialisation the output equals
+    ``base(x)`` exactly. The forward pass is::
+
+        base(x) + (dropout(x) @ A.T @ B.T) * (alpha / r)
+
+    which never builds the ``(out, in)`` matrix ``B @ A``. Dropout acts on the
+    LoRA branch only and is off in ``eval()`` mode.
+
+    Args:
+        base: the pretrained linear layer to adapt (frozen in place).
+        r: rank of the update, a positive int.
+        alpha: scale numerator, a positive number; the update is multiplied by ``alpha / r``.
+        dropout: dropout probability on the LoRA branch's input, in ``[0, 1)``.
+
+    Example:
+        >>> layer = LoRALinear(nn.Linear(512, 512), r=8, alpha=16)
+        >>> sum(p.numel() for p in layer.parameters() if p.requires_grad)
+        8192
+
+    Raises:
+        TypeError: if ``base`` is not an ``nn.Linear``, ``r`` is not an int, or
+            ``alpha``/``dropout`` are not numbers.
+        ValueError: if ``r <= 0``, ``alpha <= 0`` or ``dropout`` is outside ``[0, 1)``.
+    """
+
+    def __init__(self, base: nn.Linear, r: int = 8, alpha: float = 16.0, dropout: float = 0.0):
+        super().__init__()
+        if not isinstance(base, nn.Linear):
+            raise TypeError(f"base must be an nn.Linear, got {type(base).__name__}")
+        _check_rank_and_alpha(r, alpha)
+        if not isinstance(dropout, numbers.Real) or isinstance(dropout, bool):
+            raise TypeError(f"dropout must be a number, got {type(dropout).__name__}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+
+        self.base = base
+        for parameter in base.parameters():
+            parameter.requires_grad_(False)
+        self.r = int(r)
+        self.alpha = float(alpha)
+        self.scaling = self.alpha / self.r
+        factory = {"dtype": base.weight.dtype, "device": base.weight.device}
+        self.lora_A = nn.Parameter(torch.empty(self.r, base.in_features, **factory))
+        self.lora_B = nn.Parameter(torch.zeros(base.out_features, self.r, **factory))
+        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))  # the nn.Linear default
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    @property
+    def in_features(self) -> int:
+        return self.base.in_features
+
+    @property
+    def out_features(self) -> int:
+        return self.base.out_features
+
+    def delta_weight(self) -> torch.Tensor:
+        """The update ``(alpha / r) * B @ A``, shape ``(out_features, in_features)``."""
+        return self.scaling * (self.lora_B @ self.lora_A)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        update = self.dropout(x) @ self.lora_A.T @ self.lora_B.T
+        return self.base(x) + update * self.scaling
+
+    @torch.no_grad()
+    def merge(self) -> nn.Linear:
+        """Return a new plain ``nn.Linear`` with weight ``W0 + (alpha / r) * B @ A`` and the base bias.
+
+        The merged layer computes what this module computes in ``eval()`` mode,
+        at the cost of the base layer alone. This module is left unchanged.
+        """
+        merged = nn.Linear(self.in_features, self.out_features, bias=self.base.bias is not None,
+                           device=self.base.weight.device, dtype=self.base.weight.dtype)
+        merged.weight.copy_(self.base.weight + self.delta_weight())
+        if self.base.bias is not None:
+            merged.bias.copy_(self.base.bias)
+        return merged
+
+    def extra_repr(self) -> str:
+        return f"r={self.r}, alpha={self.alpha:g}, scaling={self.scaling:g}"
+
+
+def apply_lora(model: nn.Module, target_names: str | Iterable[str], r: int = 8, alpha: float = 16.0,
+               dropout: float = 0.0) -> nn.Module:
+    """Freeze ``model`` and replace the named ``nn.Linear`` submodules with ``LoRALinear``.
+
+    A submodule is a target when its name in ``model.named_modules()`` equals a
+    target name or ends with ``"." + name`` (so ``"fc1"`` matches
+    ``"encoder.fc1"``). Every parameter of the model is frozen first, so
+    afterwards only the LoRA matrices ``A`` and ``B`` train. The model is
+    changed in place and returned.
+
+    Args:
+        model: the model to adapt.
+        target_names: one name or an iterable of names of ``nn.Linear`` submodules.
+        r: rank of every update, a positive int.
+        alpha: scale numerator; every update is multiplied by ``alpha / r``.
+        dropout: dropout probability on the LoRA branches, in ``[0, 1)``.
+
+    Returns:
+        The same ``model``, with the targets wrapped.
+
+    Raises:
+        TypeError: if ``model`` is not an ``nn.Module``, a name is not a str, or a
+            matched submodule is not an ``nn.Linear``.
+        ValueError: if no target name is given, a name matches no submodule, or
+            ``r``/``alpha``/``dropout`` are out of range.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    names = [target_names] if isinstance(target_names, str) else list(target_names)
+    if not names:
+        raise ValueError("target_names must name at least one submodule")
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"target names must be str, got {type(name).__name__}")
+        if not name:
+            raise ValueError("target names must not be empty")
+    _check_rank_and_alpha(r, alpha)
+
+    matches = {}
+    for name in names:
+        found = [full for full, _ in model.named_modules() if full == name or full.endswith("." + name)]
+        if not found:
+            raise ValueError(f"no submodule named {name!r} in {type(model).__name__}")
+        for full in found:
+            module = model.get_submodule(full)
+            if not isinstance(module, nn.Linear):
+                raise TypeError(f"submodule {full!r} is a {type(module).__name__}, not an nn.Linear")
+            matches[full] = module
+
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    for full, module in matches.items():
+        parent_name, _, child_name = full.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child_name, LoRALinear(module, r=r, alpha=alpha, dropout=dropout))
+    return model
+
+
+class BottleneckAdapter(nn.Module):
+    """A bottleneck adapter (Houlsby et al., 2019): ``h + up(activation(down(h)))``.
+
+    ``down`` projects the ``dim`` features to ``bottleneck`` features, ``up``
+    projects them back, and the residual adds the input. ``up`` starts at zero
+    (weight and bias), so a new adapter is the identity function: inserted after
+    a frozen layer, it leaves the model unchanged until it has trained. It has
+    ``2 * dim * bottleneck + dim + bottleneck`` parameters.
+
+    Args:
+        dim: number of features in and out, a positive int.
+        bottleneck: number of hidden features, a positive int (usually much smaller than ``dim``).
+        activation: the nonlinearity between the projections (default ``nn.ReLU()``).
+
+    Raises:
+        TypeError: if ``dim`` or ``bottleneck`` is not an int, or ``activation`` is not an ``nn.Module``.
+        ValueError: if ``dim`` or ``bottleneck`` is not positive.
+    """
+
+    def __init__(self, dim: int, bottleneck: int, activation: nn.Module | None = None):
+        super().__init__()
+        check_int("dim", dim, 1)
+        check_int("bottleneck", bottleneck, 1)
+        if activation is not None and not isinstance(activation, nn.Module):
+            raise TypeError(f"activation must be an nn.Module, got {type(activation).__name__}")
+        self.down = nn.Linear(dim, bottleneck)
+        self.activation = nn.ReLU() if activation is None else activation
+        self.up = nn.Linear(bottleneck, dim)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.up(self.activation(self.down(h)))
+
+
+class GatedAdapter(nn.Module):
+    """A frozen sublayer with a gated adapter beside it: ``sublayer(x) + tanh(gate) * adapter(x)``.
+
+    The adapter branch (``down``, activation, ``up``; no residual of its own)
+    reads the sublayer's *input* and runs in parallel with it. The scalar
+    ``gate`` starts at 0, so the module starts as exactly the frozen sublayer,
+    while ``up`` keeps a random initialisation so that the gate receives a
+    gradient from the first step (with both at zero nothing would ever train).
+    The sublayer's parameters are frozen in place.
+
+    Args:
+        sublayer: the pretrained module to adapt; it must map ``(..., dim)`` to ``(..., dim)``.
+        dim: number of features of the sublayer's input and output, a positive int.
+        bottleneck: hidden features of the adapter branch, a positive int.
+        activation: the nonlinearity of the branch (default ``nn.ReLU()``).
+
+    Raises:
+        TypeError: if ``sublayer`` or ``activation`` is not an ``nn.Module``, or a size is not an int.
+        ValueError: if a size is not positive.
+    """
+
+    def __init__(self, sublayer: nn.Module, dim: int, bottleneck: int, activation: nn.Module | None = None):
+        super().__init__()
+        if not isinstance(sublayer, nn.Module):
+            raise TypeError(f"sublayer must be an nn.Module, got {type(sublayer).__name__}")
+        check_int("dim", dim, 1)
+        check_int("bottleneck", bottleneck, 1)
+        if activation is not None and not isinstance(activation, nn.Module):
+            raise TypeError(f"activation must be an nn.Module, got {type(activation).__name__}")
+        self.sublayer = sublayer
+        for parameter in sublayer.parameters():
+            parameter.requires_grad_(False)
+        self.down = nn.Linear(dim, bottleneck)
+        self.activation = nn.ReLU() if activation is None else activation
+        self.up = nn.Linear(bottleneck, dim)
+        self.gate = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.sublayer(x) + torch.tanh(self.gate) * self.up(self.activation(self.down(x)))
