@@ -202,9 +202,27 @@ def test_vgg16_falls_back_to_random_init_offline(capsys, monkeypatch, tmp_path):
     model = vgg16(pretrained=True)  # the download is refused by the offline guard
     assert "ImageNet weights unavailable" in capsys.readouterr().out
     assert sum(p.numel() for p in model.parameters()) == 138_357_544
-    assert model.classifier[6].out_features == 1000
+    assert model.classifier[6].out_features == 1000 and model.pretrained is False
     with pytest.raises(TypeError, match="pretrained"):
         vgg16(pretrained="yes")
+
+
+def test_vgg16_reads_the_weights_under_the_data_root(monkeypatch, tmp_path, capsys):
+    """Where `python -m pytorch_notes data` puts them; a small model stands in for the 528 MB file."""
+    import torchvision
+
+    from pytorch_notes.models import VGG16_FILE, vgg16
+
+    monkeypatch.setattr(torchvision.models, "vgg16", lambda weights: torch.nn.Linear(3, 2))
+    (tmp_path / "weights").mkdir()
+    saved = torch.nn.Linear(3, 2).state_dict()
+    torch.save(saved, tmp_path / "weights" / VGG16_FILE)
+    model = vgg16(root=tmp_path)
+    assert model.pretrained is True and capsys.readouterr().out == ""
+    assert all(torch.equal(model.state_dict()[name], value) for name, value in saved.items())
+    (tmp_path / "weights" / VGG16_FILE).write_bytes(b"half a download")
+    with pytest.raises(ValueError, match="python -m pytorch_notes data"):
+        vgg16(root=tmp_path)
 
 
 def test_gaussian_ring_puts_points_around_each_mode():

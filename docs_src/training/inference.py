@@ -195,6 +195,7 @@ good, bad = results["with Normalize"], results["without Normalize"]
 assert abs(bad[0] - good[0]) < 0.05  # accuracy alone hides the mistake ...
 assert bad[1] < good[1] - 0.2  # ... the probabilities do not
 assert bad[2] < good[2] - 0.2  # flatter: even the top answer is unsure
+assert bad[2] < bad[0] - 0.2  # and far below how often it is right
 # --8<-- [end:mistake-normalize]
 
 # %%

@@ -102,6 +102,7 @@ def vgg16(pretrained: bool = True, root: str | os.PathLike | None = None) -> nn.
 
     Raises:
         TypeError: if ``pretrained`` is not a bool.
+        ValueError: if the file under the data root is not a readable checkpoint.
     """
     from torchvision.models import VGG16_Weights
     from torchvision.models import vgg16 as build_vgg16
@@ -115,16 +116,20 @@ def vgg16(pretrained: bool = True, root: str | os.PathLike | None = None) -> nn.
     if not pretrained:
         return model
     local = data_root(root) / "weights" / VGG16_FILE
-    try:
-        if local.is_file():
+    if local.is_file():
+        try:
             state = torch.load(local, map_location="cpu", weights_only=True)
-        else:
+        except Exception as error:
+            raise ValueError(f"{local} is not a readable checkpoint ({error}); delete it and run "
+                             "python -m pytorch_notes data") from error
+    else:
+        try:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 state = VGG16_Weights.IMAGENET1K_V1.get_state_dict(progress=False)  # cache, else download
-    except (OSError, RuntimeError) as error:  # URLError is an OSError
-        print(f"[pytorch_notes] VGG16: ImageNet weights unavailable ({type(error).__name__}); "
-              "using random initialization. Get them with: python -m pytorch_notes data")
-        return model
+        except (OSError, RuntimeError) as error:  # URLError is an OSError
+            print(f"[pytorch_notes] VGG16: ImageNet weights unavailable ({type(error).__name__}); "
+                  "using random initialization. Get them with: python -m pytorch_notes data")
+            return model
     model.load_state_dict(state)
     model.pretrained = True
     return model
