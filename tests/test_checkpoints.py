@@ -134,15 +134,16 @@ def test_fit_learns_logs_and_evaluate_measures(tmp_path):
         evaluate(model, [], nn.CrossEntropyLoss())
 
 
-def worker(checkpoints: Path, out: Path) -> subprocess.Popen:
+def worker(checkpoints: Path, out: Path, *options: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(TESTS / "offline"))
-    return subprocess.Popen([sys.executable, str(TESTS / "resume_worker.py"), str(checkpoints), str(out)],
+    return subprocess.Popen([sys.executable, str(TESTS / "resume_worker.py"), str(checkpoints), str(out), *options],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
-    uninterrupted = worker(tmp_path / "reference", tmp_path / "reference.pt")
-    killed = worker(tmp_path / "run", tmp_path / "run.pt")
+@pytest.mark.parametrize("options", [(), ("seeded",)], ids=["global-rng", "seeded-loader"])
+def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path, options):
+    uninterrupted = worker(tmp_path / "reference", tmp_path / "reference.pt", *options)
+    killed = worker(tmp_path / "run", tmp_path / "run.pt", *options)
     deadline = time.monotonic() + 90
     while not checkpoint_path(tmp_path / "run", 2).exists():
         assert killed.poll() is None and time.monotonic() < deadline, killed.communicate()
@@ -153,7 +154,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
     assert killed.returncode == -signal.SIGKILL
     assert latest_checkpoint(tmp_path / "run").name == "epoch-002.pt" and not (tmp_path / "run.pt").exists()
 
-    resumed = worker(tmp_path / "run", tmp_path / "run.pt")
+    resumed = worker(tmp_path / "run", tmp_path / "run.pt", *options)
     output, errors = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, errors
     assert "resuming after epoch 2 from epoch-002.pt" in output

@@ -25,6 +25,12 @@ def _device_of(model: nn.Module, device: str | torch.device | None) -> torch.dev
     return parameter.device if parameter is not None else torch.device("cpu")
 
 
+def _loader_generators(loader: Iterable) -> list[torch.Generator]:
+    """The random generators a DataLoader draws its order from: its own and its sampler's."""
+    found = [getattr(loader, "generator", None), getattr(getattr(loader, "sampler", None), "generator", None)]
+    return list({id(g): g for g in found if isinstance(g, torch.Generator)}.values())
+
+
 def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable, device: str | torch.device | None = None
              ) -> dict[str, float]:
     """Mean loss and accuracy of ``model`` over ``loader``, in ``eval()`` mode without gradients.
@@ -68,7 +74,9 @@ def fit(model: nn.Module, train_loader: Iterable, loss_fn: Callable, optimizer: 
     the full state is saved after every epoch (``epoch-001.pt``, ...), and a
     new call resumes after the last saved epoch: a run killed at any moment
     loses at most the epoch in progress, and ends with the same weights as a run
-    that was never interrupted.
+    that was never interrupted (the checkpoint also holds the state of the
+    loader's own seeded ``generator``, if it has one, so the next epoch is
+    shuffled as it would have been).
 
     Raises:
         TypeError: on a model that is not an ``nn.Module``, a loss that is not callable,
@@ -93,6 +101,8 @@ def fit(model: nn.Module, train_loader: Iterable, loss_fn: Callable, optimizer: 
     if last is not None:
         state = load_checkpoint(last, model, optimizer, scheduler, map_location=device)
         start, history = state["epoch"], state["history"]
+        for generator, saved in zip(_loader_generators(train_loader), state.get("loader_rng", [])):
+            generator.set_state(saved)
         print(f"resuming after epoch {start} from {last.name}")
     writer = SummaryWriter(log_dir, purge_step=start + 1) if log_dir is not None else None
     try:
@@ -125,7 +135,8 @@ def fit(model: nn.Module, train_loader: Iterable, loss_fn: Callable, optimizer: 
                 writer.flush()
             if checkpoint_dir is not None:
                 save_checkpoint(checkpoint_path(checkpoint_dir, epoch), model, optimizer, scheduler, epoch,
-                                history=history)
+                                history=history,
+                                loader_rng=[g.get_state() for g in _loader_generators(train_loader)])
     finally:
         if writer is not None:
             writer.close()
