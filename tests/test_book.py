@@ -191,3 +191,11 @@ def test_all_code_of_a_script_is_in_sections(script):
         elif not inside and line.strip() and not line.startswith("#"):
             stray.append(f"{number}: {line}")
     assert not stray, f"{relative(script)} has code outside sections (not on any page): {stray}"
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=relative)
+def test_a_chapter_deletes_only_inside_its_own_folders(script):
+    """`rmtree("checkpoints")` in a page would wipe a reader's own checkpoints: clear `checkpoints/<chapter>`."""
+    shared = re.findall(r"""rmtree\(\s*(?:Path\()?["'](?:\./)?(checkpoints|runs|data)/?["']""",
+                        script.read_text(encoding="utf-8"))
+    assert not shared, f"{relative(script)} deletes the whole {shared[0]}/ folder; delete {shared[0]}/<chapter> only"

@@ -11,8 +11,8 @@ import torch
 
 from pytorch_notes.models import Moli
 
-shutil.rmtree("checkpoints", ignore_errors=True)
-folder = Path("checkpoints")
+folder = Path("checkpoints/load")  # this chapter's own folder
+shutil.rmtree(folder, ignore_errors=True)  # start clean: a rerun behaves the same
 folder.mkdir(parents=True, exist_ok=True)
 
 torch.manual_seed(0)

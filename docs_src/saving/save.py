@@ -12,14 +12,15 @@ import torch
 from pytorch_notes import expect_error
 from pytorch_notes.models import Moli
 
-shutil.rmtree("checkpoints", ignore_errors=True)  # start clean, so a rerun behaves the same
+folder = Path("checkpoints/save")  # this chapter's own folder
+shutil.rmtree(folder, ignore_errors=True)  # start clean: a rerun behaves the same
 torch.manual_seed(0)
 model = Moli()
 
-with expect_error(RuntimeError, "Parent directory checkpoints does not exist"):
-    torch.save(model.state_dict(), "checkpoints/moli.pth")  # the folder is not there yet
+with expect_error(RuntimeError, "Parent directory checkpoints/save does not exist"):
+    torch.save(model.state_dict(), folder / "moli.pth")  # not there yet
 
-folder = Path("checkpoints")
+
 folder.mkdir(parents=True, exist_ok=True)  # creates missing parents; no error if it exists
 folder.mkdir(parents=True, exist_ok=True)  # so it is safe to run every time
 
@@ -27,7 +28,7 @@ folder.mkdir(parents=True, exist_ok=True)  # so it is safe to run every time
 assert PureWindowsPath("checkpoints\\moli.pth").parts == ("checkpoints", "moli.pth")
 assert PurePosixPath("checkpoints\\moli.pth").parts == ("checkpoints\\moli.pth",)
 # The / operator builds a path that is right on every system.
-assert (folder / "moli.pth").parts == ("checkpoints", "moli.pth")
+assert (folder / "moli.pth").parts == ("checkpoints", "save", "moli.pth")
 print("save to:", (folder / "moli.pth").as_posix())
 # --8<-- [end:folder]
 
@@ -113,22 +114,23 @@ class ScriptNet(nn.Module):  # defined in the script itself: recorded as __main_
 
 
 net = ScriptNet()
-torch.save(net, "checkpoints/scriptnet_whole.pth")
-torch.save(net.state_dict(), "checkpoints/scriptnet_state.pth")
+torch.save(net, "checkpoints/save/scriptnet_whole.pth")
+torch.save(net.state_dict(), "checkpoints/save/scriptnet_state.pth")
 ''')
 # Run it as `python train_scriptnet.py` would (as __main__), inside this process.
 runpy.run_path("train_scriptnet.py", run_name="__main__")
 
 # Another program: its __main__ is a different one, without ScriptNet.
 # weights_only=False only to get past the safety check and reach the class lookup (see the next chapter).
-load_whole = 'import torch; torch.load("checkpoints/scriptnet_whole.pth", weights_only=False)'
+load_whole = ('import torch; torch.load("checkpoints/save/scriptnet_whole.pth",'
+              ' weights_only=False)')
 result = subprocess.run([sys.executable, "-c", load_whole], capture_output=True, text=True)
 assert result.returncode != 0
 assert "AttributeError: Can't get attribute 'ScriptNet' on <module '__main__'" in result.stderr
 print("other process:", result.stderr.strip().splitlines()[-1])
 
 # The state_dict holds only tensors: any process loads it, safely.
-tensors = torch.load("checkpoints/scriptnet_state.pth", weights_only=True)
+tensors = torch.load(folder / "scriptnet_state.pth", weights_only=True)
 assert list(tensors) == ["linear.weight", "linear.bias"]
 assert tensors["linear.weight"].shape == (2, 4)
 print("state_dict loads anywhere:", {name: tuple(t.shape) for name, t in tensors.items()})
