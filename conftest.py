@@ -22,7 +22,12 @@ import traceback
 from pathlib import Path
 
 import pytest
-from pytest_markdown_docs._runners import _Runner, register_runner
+try:  # a private module of pytest-markdown-docs (pinned to 0.9.x in pyproject.toml)
+    from pytest_markdown_docs._runners import _Runner, register_runner
+except ImportError as error:
+    raise ImportError("this book's page runner needs pytest-markdown-docs 0.9.x, whose private module "
+                      "_runners provides _Runner and register_runner; the installed version moved them: "
+                      "install pytest-markdown-docs>=0.9,<0.10 or port conftest.py") from error
 
 ROOT = Path(__file__).resolve().parent
 OFFLINE = ROOT / "tests" / "offline"
@@ -99,7 +104,8 @@ class BookPageRunner(_Runner):
 
                 plt.close("all")
         if run.results is not None and len(run.results) == len(fences):
-            book.save_results(book.results_key(fences), run.results)  # the site build reuses them
+            results = {"fences": run.results, "stamp": book.run_stamp(run.session)}
+            book.save_results(book.results_key(fences), results)  # the site build reuses them
             run.results = None
 
     def repr_failure(self, test, excinfo, style=None):

@@ -23,6 +23,7 @@ import os
 import pickle
 import re
 import sys
+import time
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,6 +148,7 @@ class PageSession:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.standin = False
+        self.seconds = 0.0  # time spent running the page's code
 
     def run(self, fence: Fence) -> tuple[str, list]:
         """Execute one fence; return (printed text, list of matplotlib figures)."""
@@ -157,8 +159,10 @@ class PageSession:
         code = "\n" * (fence.lineno - 1) + fence.code + "\n"
         compiled = compile(code, fence.filename, "exec", dont_inherit=True)
         stdout = io.StringIO()
+        start = time.perf_counter()
         with _working_directory(self.workdir), contextlib.redirect_stdout(stdout):
             exec(compiled, self.module.__dict__)
+        self.seconds += time.perf_counter() - start
         figures = [plt.figure(number) for number in plt.get_fignums()]
         self.standin = self.standin or STANDIN in stdout.getvalue()
         for figure in figures if self.standin else []:
@@ -226,15 +230,29 @@ def results_key(fences: list[Fence]) -> str:
     return digest.hexdigest()
 
 
-def cached_results(key: str) -> list | None:
-    """A page's saved results: [(printed text, [(figure bytes, extension), ...]), ...] per fence."""
+def run_stamp(session: PageSession) -> dict:
+    """What a page's code ran with, and when: versions, device, date, seconds."""
+    import datetime
+
+    import torch
+    import torchvision
+
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else ""
+    return {"torch": torch.__version__, "torchvision": torchvision.__version__, "gpu": gpu,
+            "threads": torch.get_num_threads(), "date": datetime.date.today().isoformat(),
+            "seconds": round(session.seconds, 1)}
+
+
+def cached_results(key: str) -> dict | None:
+    """A page's saved results: ``{"fences": [(printed text, [(figure bytes, extension), ...]), ...],
+    "stamp": run_stamp(...)}``."""
     try:
         return pickle.loads((CACHE / key).read_bytes())
     except (OSError, pickle.UnpicklingError, EOFError):
-        return None
+        return None  # (an older format is a different key: the key hashes this file)
 
 
-def save_results(key: str, results: list) -> None:
+def save_results(key: str, results: dict) -> None:
     """Keep a page's results for the next run (written whole or not at all)."""
     CACHE.mkdir(parents=True, exist_ok=True)
     partial = CACHE / f"{key}.{os.getpid()}.tmp"

@@ -36,16 +36,29 @@ import book
 KATEX = book.ROOT / "node_modules" / "katex" / "dist"
 KATEX_FILES = ["katex.min.js", "katex.min.css", "contrib/auto-render.min.js"]
 LABELS = {
-    "en": {"output": "Output", "download": "Download notebook", "colab": "Open in Colab"},
-    "zh": {"output": "输出", "download": "下载 Notebook", "colab": "在 Colab 中打开"},
+    "en": {"language": "en", "output": "Output", "download": "Download notebook", "colab": "Open in Colab"},
+    "zh": {"language": "zh", "output": "输出", "download": "下载 Notebook", "colab": "在 Colab 中打开"},
 }
+# Under every page with code: what it ran with, written from the run itself.
+STAMP = {
+    "en": ('<p class="run-stamp">The code on this page ran with torch {torch} and torchvision {torchvision} '
+           'on {device}, on {date}, in {seconds} s.</p>', "a CPU ({threads} threads)", "a GPU ({gpu})"),
+    "zh": ('<p class="run-stamp">本页代码的运行环境：torch {torch}、torchvision {torchvision}，{device}，'
+           '运行于 {date}，用时 {seconds} 秒。</p>', "CPU（{threads} 个线程）", "GPU（{gpu}）"),
+}
+
+
+def run_stamp_html(stamp: dict, language: str) -> str:
+    """The line under a page that says what its code ran with, in the page's language."""
+    line, cpu, gpu = STAMP[language]
+    return line.format(**stamp, device=(gpu if stamp["gpu"] else cpu).format(**stamp))
 SECTION_MARKER = re.compile(r"^\s*# --8<-- \[(start|end):[A-Za-z0-9_-]+\]\s*$")
 # Material fetches `<href>sitemap.xml` for every <link rel="alternate" hreflang> in a page's head,
 # expecting each to be a language's home; mkdocs-static-i18n points them at the page's twin, so every
 # page load asked for a missing `<page>/sitemap.xml`. The sitemap carries the hreflang pairs instead.
 HEAD_ALTERNATE = re.compile(r'\n\s*<link rel="alternate" href="[^"]*" hreflang="[^"]*">')
 
-_results: dict[str, list] = {}  # book.results_key -> [(stdout, [(bytes, extension), ...]), ...], shared by en and zh
+_results: dict[str, dict] = {}  # book.results_key -> book.cached_results format, shared by en and zh
 _workdir = Path(tempfile.mkdtemp(prefix="pytorch-notes-build-"))
 _page_alternates: list = []  # the language switcher's links, put back after the 404 page
 _english_404 = ""
@@ -106,7 +119,7 @@ def _run_page(fences, page_name: str) -> list:
     return _results[key]
 
 
-def _execute(fences, page_name: str) -> list:
+def _execute(fences, page_name: str) -> dict:
     session = book.PageSession(page_name, _workdir / page_name)
     results = []
     for fence in fences:
@@ -116,7 +129,7 @@ def _execute(fences, page_name: str) -> list:
             raise PluginError(f"{page_name}: the fence at line {fence.first_line} raised "
                               f"{type(error).__name__}: {error}") from error
         results.append((stdout, [book.figure_file(figure) for figure in figures]))
-    return results
+    return {"fences": results, "stamp": book.run_stamp(session)}
 
 
 def _figure_html(contents: bytes, extension: str, alt: str, page, config) -> str:
@@ -152,8 +165,8 @@ def on_page_markdown(markdown, page, config, files):
         return markdown
     labels = LABELS[getattr(page.file, "locale", "en")]
     results = _run_page(fences, str(Path(page.file.src_uri).with_suffix("")).removesuffix(".zh"))
-    lines = markdown.split("\n")
-    for fence, (stdout, figures) in reversed(list(zip(fences, results))):
+    lines = markdown.split("\n") + ["", run_stamp_html(results["stamp"], labels["language"])]
+    for fence, (stdout, figures) in reversed(list(zip(fences, results["fences"]))):
         if figures and not fence.alt:
             raise PluginError(f"{page.file.src_path}: the fence at line {fence.first_line} draws a "
                               'figure but has no alt text (add alt="..." to its info string)')

@@ -199,3 +199,16 @@ def test_a_chapter_deletes_only_inside_its_own_folders(script):
     shared = re.findall(r"""rmtree\(\s*(?:Path\()?["'](?:\./)?(checkpoints|runs|data)/?["']""",
                         script.read_text(encoding="utf-8"))
     assert not shared, f"{relative(script)} deletes the whole {shared[0]}/ folder; delete {shared[0]}/<chapter> only"
+
+
+def test_the_private_runner_api_of_pytest_markdown_docs_is_what_conftest_uses():
+    """conftest.py subclasses a private class of pytest-markdown-docs: fail clearly if its shape changes."""
+    import inspect
+    from importlib.metadata import version
+
+    from pytest_markdown_docs import _runners
+
+    assert version("pytest-markdown-docs").startswith("0.9."), "conftest.py was written for 0.9.x"
+    assert {"runtest", "repr_failure"} <= _runners._Runner.__abstractmethods__
+    assert list(inspect.signature(_runners._Runner.runtest).parameters)[:3] == ["self", "test", "args"]
+    assert "default" in inspect.signature(_runners.register_runner).parameters

@@ -77,6 +77,22 @@ def test_chapters_show_real_output_and_offer_a_notebook(site, page, language):
     assert "colab.research.google.com/github/" in html
 
 
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_every_page_with_code_says_what_it_ran_with(site, language):
+    """The run stamp: torch and torchvision versions, device, date and seconds, from the run itself."""
+    import torch
+    import torchvision
+
+    pattern = {"en": r"^The code on this page ran with .* on a (CPU|GPU) \(.*\), on \d{4}-\d{2}-\d{2}, in [\d.]+ s\.$",
+               "zh": r"^本页代码的运行环境：.*，(CPU|GPU)（.*），运行于 \d{4}-\d{2}-\d{2}，用时 [\d.]+ 秒。$"}[language]
+    for page in CHAPTERS:
+        text = (site / page_url(page, language)).read_text(encoding="utf-8")
+        stamps = re.findall(r'<p class="run-stamp">(.*?)</p>', text, flags=re.S)
+        assert len(stamps) == 1, f"{page} ({language}) has {len(stamps)} run stamps"
+        assert re.match(pattern, stamps[0]), stamps[0]
+        assert f"torch {torch.__version__}" in stamps[0] and f"torchvision {torchvision.__version__}" in stamps[0]
+
+
 def test_math_is_marked_up_for_katex_and_katex_is_served(site):
     html = (site / page_url("autograd/manual-gradient.md", "zh")).read_text(encoding="utf-8")
     assert '<div class="arithmatex">\\[' in html and '<span class="arithmatex">\\(' in html
