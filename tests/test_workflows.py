@@ -58,3 +58,14 @@ def test_the_published_site_is_built_on_the_full_data():
     assert runs.index("make data") < runs.index("bash .ci/run") and steps.index(cache) < runs.index("make data")
     assert job["env"]["PYTORCH_NOTES_DATA"] == "${{ github.workspace }}/data"
     assert "python -m pytorch_notes data" in (ROOT / "Makefile").read_text()
+
+
+def test_ci_tests_the_oldest_and_weekly_the_newest_pytorch():
+    workflow = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
+    assert triggers["schedule"][0]["cron"].split()[2:] == ["*", "*", "1"]  # every Monday
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert ci.index("make test\n") < ci.index("make test-oldest") < ci.index("make build")
+    makefile = (ROOT / "Makefile").read_text()
+    assert '"torch==2.6.0" "torchvision==0.21.0"' in makefile
+    assert '"torch>=2.6"' in (ROOT / "pyproject.toml").read_text()  # the floor it proves
