@@ -11,8 +11,10 @@ from pytorch_notes.datasets import hymenoptera
 
 train_set = hymenoptera("train")
 image, label = train_set[0]  # a PIL image and its class index
-# A 3:2 landscape view (most photos already are; the synthetic stand-in is square).
+# A 3:2 landscape view, whatever the shape of the first photo.
 photo = v2.CenterCrop((min(image.height, image.width * 2 // 3), image.width))(image)
+assert train_set.classes[label] == "ants"
+assert photo.size == image.size  # this one is 3:2 already: kept whole
 to_tensor = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
 x = to_tensor(photo)
 
@@ -94,7 +96,7 @@ squashed = v2.Resize((128, 128))(photo)  # (height, width): exactly this size
 assert squashed.size == (128, 128)
 assert v2.Resize((100, 150))(photo).size == (150, 100)  # asked as (h, w); PIL answers (w, h)
 short_side = v2.Resize(128)(photo)  # one number: the SHORTER side becomes 128
-assert short_side.height == 128 and short_side.width > 128
+assert short_side.size == (192, 128)  # a 3:2 photo: 128 * 3 / 2 = 192 wide
 
 
 def resized_size(height, width, n):
@@ -105,6 +107,8 @@ def resized_size(height, width, n):
 
 
 assert (short_side.height, short_side.width) == resized_size(photo.height, photo.width, 128)
+# 128 * 157 / 100 = 200.96: truncated to 200, not rounded to 201
+assert v2.Resize(128)(torch.zeros(1, 100, 157)).shape[1:] == (128, 200)
 checked = 0
 for height in range(20, 90, 7):
     for width in range(20, 90, 5):

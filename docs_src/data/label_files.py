@@ -190,14 +190,17 @@ from PIL import Image
 from pytorch_notes.plots import show_images
 
 picked = [(name, path) for name in classes for path in images_in(labelled / f"{name}_image")[:4]]
-tensors, titles = [], []
+tensors, titles, sizes = [], [], set()
 for class_name, image_path in picked:
     with Image.open(image_path) as image:
+        sizes.add(image.size)
         small = TF.center_crop(TF.resize(image.convert("RGB"), 96), 96)  # short side 96, then the middle
     tensors.append(TF.to_tensor(small))
     titles.append(read_label(labelled / f"{class_name}_label" / f"{image_path.stem}.txt"))
 
 batch = torch.stack(tensors)
+assert len(sizes) > 1  # the photos come in different sizes
+assert any(w != h for w, h in sizes)  # not square: the crop cuts the long side
 assert batch.shape == (8, 3, 96, 96) and 0 <= batch.min() and batch.max() <= 1
 assert titles == ["ants"] * 4 + ["bees"] * 4
 figure = show_images(batch, titles, ncols=4, size=1.8)

@@ -15,7 +15,8 @@ image, label = dataset[0]
 width, height = image.size  # PIL: (width, height)
 pixels = np.array(image)  # NumPy: (height, width, channels), a writable copy
 
-assert image.mode == "RGB"
+assert dataset.classes[label] == "ants"  # the first photo of the train folder
+assert image.mode == "RGB" and width > height  # landscape: W, H and H, W differ
 assert pixels.shape == (height, width, 3) and pixels.dtype == np.uint8
 assert np.array(Image.new("RGB", (40, 30))).shape == (30, 40, 3)  # the order flips, always
 print(f"class: {dataset.classes[label]}, PIL size (W, H): {image.size}, NumPy shape (H, W, C): {pixels.shape}")
@@ -43,6 +44,9 @@ print(f"pixel at row {row}, col {col}: {pixels[row, col].tolist()} -> {scaled}")
 # %%
 # --8<-- [start:channels]
 import matplotlib.pyplot as plt
+
+red, green, blue = tensor.mean(dim=(1, 2))  # mean brightness of each plane
+assert blue > red + 0.3  # mostly blue background: bright in B, dark in R
 
 fig, axes = plt.subplots(1, 4, figsize=(12, 3))
 axes[0].imshow(tensor.permute(1, 2, 0).numpy())  # matplotlib wants (H, W, C)
