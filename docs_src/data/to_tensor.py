@@ -126,6 +126,7 @@ assert torch.equal(uint8_image, torch.from_numpy(pixels).permute(2, 0, 1))
 import warnings
 from pathlib import Path
 
+import torchvision
 from torchvision.io import decode_image, read_image
 
 Path("data").mkdir(exist_ok=True)
@@ -136,12 +137,15 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     decoded = decode_image(path)
     decoded_by_old_name = read_image(path)
-assert any("TorchCodec" in str(w.message) for w in caught)  # deprecated since torchvision 0.29
+version = tuple(int(part) for part in torchvision.__version__.split(".")[:2])
+warned = any("TorchCodec" in str(w.message) for w in caught)
+assert warned == (version >= (0, 29))  # deprecated from torchvision 0.29 on
 assert torch.equal(decoded_by_old_name, decoded)
 assert decoded.shape == (3, height, width) and decoded.dtype == torch.uint8
 assert torch.equal(decoded, (tensor * 255).round().to(torch.uint8))
 assert torch.allclose(v2.ToDtype(torch.float32, scale=True)(decoded), tensor, rtol=0, atol=1e-7)
 print("decode_image:", tuple(decoded.shape), decoded.dtype)
+print(f"torchvision {torchvision.__version__}: deprecation warning: {warned}")
 # --8<-- [end:read-image]
 
 # %%
