@@ -144,6 +144,11 @@ def script_runs(request, tmp_path_factory):
 def test_script_runs_on_its_own(script, script_runs):
     result = script_runs[script]
     assert result.returncode == 0, f"exit code {result.returncode} (-14: timed out)\n{result.stderr[-3000:]}"
+    # A deprecation the chapter meets is either gone or explained on its page, in both languages.
+    warned = set(re.findall(r"\b(DeprecationWarning|FutureWarning)\b", result.stderr))
+    pages = [page for page in DOCS.rglob("*.md") if f'"{relative(script)}:' in page.read_text(encoding="utf-8")]
+    unexplained = {(w, relative(page)) for w in warned for page in pages if w not in page.read_text(encoding="utf-8")}
+    assert not unexplained, f"warnings the page does not explain: {sorted(unexplained)}\n{result.stderr[-2000:]}"
 
 
 @pytest.mark.parametrize("script", SHIPPED_DATA_SCRIPTS, ids=relative)
