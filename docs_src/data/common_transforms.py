@@ -259,7 +259,7 @@ print(weights_transform)
 
 # %%
 # --8<-- [start:v1]
-# The names the seed notes used, from torchvision.transforms, still work and agree.
+# The original notes' torchvision.transforms names still work and agree.
 assert torch.equal(transforms.Normalize([0.5] * 3, [0.5] * 3)(x), normalize(x))
 assert transforms.Resize(128)(photo).size == v2.Resize(128)(photo).size
 torch.manual_seed(0)

@@ -39,7 +39,8 @@ from pathlib import PurePosixPath, PureWindowsPath
 
 from pytorch_notes import expect_error
 
-# The seed wrote "train\\ants_label": on Linux and macOS that is ONE name with a backslash in it.
+# The original notes wrote "train\\ants_label": on Linux and macOS that is
+# ONE name with a backslash in it.
 assert PureWindowsPath("train\\ants_label").parts == ("train", "ants_label")
 assert PurePosixPath("train\\ants_label").parts == ("train\\ants_label",)
 # The / operator joins with the separator of the system the code runs on.

@@ -92,7 +92,7 @@ for name, shape in shapes.items():
 
 # %%
 # --8<-- [start:flatten]
-def num_flat_features(x):  # the seed's hand-written flatten
+def num_flat_features(x):  # the original notes' hand-written flatten
     count = 1
     for size in x.size()[1:]:  # every dimension but the batch
         count *= size
@@ -162,7 +162,8 @@ torch.manual_seed(0)
 net = LeNet()
 mse = nn.MSELoss()
 sgd = torch.optim.SGD(net.parameters(), lr=0.01)
-for step in range(40):  # the seed's loop: new random inputs and random targets every time
+# The original notes' loop: new random inputs and random targets every time.
+for step in range(40):
     inputs, targets = torch.randn(16, 1, 28, 28), torch.randn(16, 10)
     sgd.zero_grad()
     mse(net(inputs), targets).backward()

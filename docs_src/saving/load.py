@@ -195,7 +195,8 @@ from pytorch_notes.checkpoints import save_checkpoint
 
 resume_path = folder / "epoch-003.pt"
 with expect_error(FileNotFoundError, "no checkpoint at"):
-    load_checkpoint(resume_path, model)  # the seed loaded a checkpoint before any was written
+    # The original notes loaded a checkpoint before any was written.
+    load_checkpoint(resume_path, model)
 
 # Check first: resume if there is a checkpoint, else start from scratch.
 start_epoch = load_checkpoint(resume_path, model)["epoch"] if resume_path.is_file() else 0

@@ -31,7 +31,8 @@ import torchvision
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     with torch.device("meta"):  # shapes only, no memory: building costs nothing
-        old_style = torchvision.models.vgg16(pretrained=False)  # the seed's call
+        # The original notes' call:
+        old_style = torchvision.models.vgg16(pretrained=False)
 messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
 assert any("'pretrained' is deprecated" in m and "use 'weights' instead" in m for m in messages)
 print(messages[0])
@@ -102,7 +103,8 @@ for name, tensor in [("input", x), ("features", after_features), ("avgpool", aft
 # --8<-- [start:append]
 with torch.device("meta"):
     appended = torchvision.models.vgg16(weights=None)
-    appended.classifier.add_module("add_linear", nn.Linear(1000, 10))  # the seed's first way
+    # The original notes' first way: a layer after the 1000-way one.
+    appended.classifier.add_module("add_linear", nn.Linear(1000, 10))
     out = appended(torch.empty(1, 3, 224, 224))
 assert out.shape == (1, 10)
 assert count(appended.parameters()) == 138_357_544 + 1000 * 10 + 10 == 138_367_554
@@ -127,7 +129,8 @@ from pytorch_notes import expect_error
 
 imagenet_features = vgg.classifier[3].weight  # a layer we keep
 imagenet_head = vgg.classifier[6]  # the 1000-way ImageNet layer, kept for later
-vgg.classifier[6] = nn.Linear(4096, 10)  # the seed's second way: a new, randomly initialized head
+# The original notes' second way: a new, randomly initialized head.
+vgg.classifier[6] = nn.Linear(4096, 10)
 assert vgg.classifier[3].weight is imagenet_features  # everything else is untouched
 assert count(vgg.parameters()) == 138_357_544 - (4096 * 1000 + 1000) + (4096 * 10 + 10) == 134_301_514
 assert len(vgg.classifier) == 7

@@ -99,7 +99,8 @@ x = preprocess(gray)
 assert x.shape == (1, 28, 28)
 batch = x.unsqueeze(0)  # a batch of one: (N, C, H, W)
 assert batch.shape == (1, 1, 28, 28)
-assert torch.equal(batch, torch.reshape(x, (1, 1, 28, 28)))  # the seed's reshape, same result here
+# The original notes' reshape gives the same result here.
+assert torch.equal(batch, torch.reshape(x, (1, 1, 28, 28)))
 
 round_trip = to_tensor(Resize((28, 28))(gray))
 assert (round_trip - to_tensor(digit)).abs().mean() < 0.1  # up to 112 x 112 and back: nearly the same digit
@@ -200,7 +201,8 @@ assert bad[2] < bad[0] - 0.2  # and far below how often it is right
 
 # %%
 # --8<-- [start:mistake-missing]
-missing = "checkpoints/inference/lenet-epoch-30.pt"  # the seed loaded moli_29.pth, never written here
+# Like the original notes' moli_29.pth: a checkpoint never written here.
+missing = "checkpoints/inference/lenet-epoch-30.pt"
 assert not Path(missing).exists()
 with expect_error(FileNotFoundError, "no checkpoint at"):
     load_checkpoint(missing, LeNet())
