@@ -137,8 +137,13 @@ def test_the_wheel_ships_the_samples_and_they_work_from_it(tmp_path):
     import sys
     import zipfile
 
-    root = Path(__file__).resolve().parent.parent
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", str(root),
+    import shutil
+
+    root, source = Path(__file__).resolve().parent.parent, tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE", "src"):  # a copy: setuptools writes build/ beside it
+        (shutil.copytree if (root / name).is_dir() else shutil.copy)(root / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", str(source),
                     "-w", str(tmp_path / "dist")], check=True, capture_output=True, timeout=300)
     (wheel,) = (tmp_path / "dist").glob("pytorch_notes-*.whl")
     zipfile.ZipFile(wheel).extractall(tmp_path / "installed")
