@@ -107,10 +107,11 @@ assert dilated[0, 0, 0, 0] == x[0, 0, 0:3:2, 0:3:2].max()
 # %%
 # --8<-- [start:dtype]
 integers = matrix.to(torch.int64).reshape(1, 1, 5, 5)
-pooled_integers = pool_ceil(integers)  # on the CPU, torch 2.15 accepts integers
+pooled_integers = pool_ceil(integers)  # the CPU kernel accepts integers
 assert pooled_integers.dtype == torch.int64
 assert torch.equal(pooled_integers, out_ceil.to(torch.int64))
-print("int64 input:", pooled_integers.dtype, pooled_integers.flatten().tolist())
+print(f"torch {torch.__version__}, int64 input on the CPU:",
+      pooled_integers.dtype, pooled_integers.flatten().tolist())
 
 # ... but nothing around the pool in a network does.
 with expect_error(RuntimeError, "floating point"):

@@ -82,10 +82,13 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     """The WGAN-GP penalty ``E[(||grad_x critic(x_hat)||_2 - 1)^2]`` (Gulrajani et al., 2017).
 
     ``x_hat = epsilon * real + (1 - epsilon) * fake`` with one ``epsilon`` per
-    sample, uniform in [0, 1] unless given. The gradient is taken with
-    ``create_graph=True``, so the penalty can be back-propagated into the
-    critic's parameters. Multiply it by the weight (``lambda = 10`` in the
-    paper) yourself.
+    sample, uniform in [0, 1] unless given. ``real[i]`` is paired with
+    ``fake[i]``: an optimal critic has gradient norm 1 on the lines between
+    the pairs of an optimal transport coupling, which the penalty cannot
+    know, so pairing samples as they come is the paper's heuristic. The
+    gradient is taken with ``create_graph=True``, so the penalty can be
+    back-propagated into the critic's parameters. Multiply it by the weight
+    (``lambda = 10`` in the paper) yourself.
 
     Args:
         critic: maps a batch ``(N, ...)`` to scores with ``N`` elements (``(N,)`` or ``(N, 1)``).
