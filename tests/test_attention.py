@@ -54,7 +54,7 @@ def test_attention_rejects_bad_input():
         scaled_dot_product_attention(q.tolist(), k, v)
     with pytest.raises(TypeError, match="floating-point"):
         scaled_dot_product_attention(q, k.long(), v)
-    with pytest.raises(ValueError, match="at least 2 dimensions"):
+    with pytest.raises(ValueError, match=r"v must have shape \(\.\.\., S, d_v\)"):
         scaled_dot_product_attention(q, k, torch.randn(5))
     with pytest.raises(ValueError, match="last dimension"):
         scaled_dot_product_attention(q, torch.randn(5, 7), v)
@@ -64,8 +64,16 @@ def test_attention_rejects_bad_input():
         scaled_dot_product_attention(q, k, v, torch.ones(4, 5))
     with pytest.raises(ValueError, match="broadcast"):
         scaled_dot_product_attention(q, k, v, torch.ones(4, 4, dtype=torch.bool))
-    with pytest.raises(ValueError, match="no key"):
-        scaled_dot_product_attention(q, k, v, torch.zeros(4, 5, dtype=torch.bool))
+
+
+def test_a_query_with_no_key_gives_nan_unchecked():
+    """Refusing it would read the mask's values: a GPU sync on every call. The row is softmax of all -inf."""
+    q, k, v = torch.randn(4, 8), torch.randn(5, 8), torch.randn(5, 3)
+    mask = causal_mask(5)[:4]
+    mask[2] = False
+    output, weights = scaled_dot_product_attention(q, k, v, mask)
+    assert output[2].isnan().all() and weights[2].isnan().all()
+    assert not output[[0, 1, 3]].isnan().any()
 
 
 @pytest.mark.parametrize("mask_kind", [None, "causal", "batched"])
@@ -123,6 +131,8 @@ def test_multi_head_attention_rejects_bad_input():
         mha(torch.randn(3, 4, 8), x, x)
     with pytest.raises(ValueError, match="same length"):
         mha(x, x, torch.randn(2, 5, 8))
+    with pytest.raises(TypeError, match="floating-point"):
+        mha(x, x, x.long())
     with pytest.raises(ValueError, match="mask must have shape"):
         mha(x, x, x, mask=torch.ones(4, dtype=torch.bool))
     with pytest.raises(TypeError, match="bool"):

@@ -85,11 +85,13 @@ def test_bad_input_is_refused():
         CLIP(lambda x: x, nn.Linear(2, 2))
     with pytest.raises(TypeError, match="text_encoder must be an nn.Module"):
         CLIP(nn.Linear(2, 2), "bert")
-    with pytest.raises(ValueError, match="temperature must be a positive"):
+    with pytest.raises(ValueError, match="temperature must be > 0"):
         CLIP(nn.Linear(2, 2), nn.Linear(2, 2), temperature=0)
-    with pytest.raises(TypeError, match="temperature must be a number"):
+    with pytest.raises(ValueError, match="temperature must be finite"):
+        CLIP(nn.Linear(2, 2), nn.Linear(2, 2), temperature=float("inf"))
+    with pytest.raises(TypeError, match="temperature must be a real number"):
         CLIP(nn.Linear(2, 2), nn.Linear(2, 2), temperature="0.07")
-    with pytest.raises(ValueError, match="max_scale must be a positive"):
+    with pytest.raises(ValueError, match="max_scale must be > 0"):
         CLIP(nn.Linear(2, 2), nn.Linear(2, 2), max_scale=-1)
     with pytest.raises(ValueError, match="exceeds max_scale"):
         CLIP(nn.Linear(2, 2), nn.Linear(2, 2), temperature=0.001, max_scale=100)

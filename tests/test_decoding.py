@@ -90,17 +90,24 @@ def test_sample_next_matches_the_distribution_and_is_reproducible():
     (lambda: top_k_filter(LOGITS, True), TypeError, "int"),
     (lambda: top_p_filter(LOGITS, 0.0), ValueError, "(0, 1]"),
     (lambda: top_p_filter(LOGITS, 1.01), ValueError, "(0, 1]"),
-    (lambda: apply_repetition_penalty(LOGITS, [0], 0.0), ValueError, "positive"),
+    (lambda: apply_repetition_penalty(LOGITS, [0], 0.0), ValueError, "penalty must be > 0"),
     (lambda: apply_repetition_penalty(LOGITS, [5], 1.2), ValueError, "[0, 5)"),
     (lambda: apply_repetition_penalty(LOGITS, [0.5], 1.2), TypeError, "ints"),
-    (lambda: apply_repetition_penalty(LOGITS, torch.tensor([0.0]), 1.2), TypeError, "LongTensor"),
+    (lambda: apply_repetition_penalty(LOGITS, torch.tensor([0.0]), 1.2), TypeError, "torch.int64"),
     (lambda: apply_repetition_penalty(LOGITS, torch.tensor([[0]]), 1.2), ValueError, "does not fit"),
     (lambda: apply_repetition_penalty(LOGITS, "0", 1.2), TypeError, "list of ints"),
-    (lambda: sample_next(torch.full((5,), float("-inf"))), ValueError, "finite"),
 ])
 def test_processors_reject_bad_input(call, error, match):
     with pytest.raises(error, match=match.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
         call()
+
+
+def test_tensor_token_ids_and_empty_rows_are_not_read():
+    """Reading them would wait for the GPU at every token; on the CPU PyTorch itself refuses both."""
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        apply_repetition_penalty(LOGITS, torch.tensor([5]), 1.2)
+    with pytest.raises(RuntimeError, match="probability tensor"):
+        sample_next(torch.full((5,), float("-inf")))
 
 
 VOCAB = ["<s>", "</s>", "a", "the", "cat", "dog"]
@@ -174,8 +181,9 @@ def test_max_len_returns_unfinished_and_length_penalty():
     (lambda: greedy_decode("lm", 0, 1, 3), TypeError, "callable"),
     (lambda: greedy_decode(toy_lm(), 0, 1, 0), ValueError, "max_len"),
     (lambda: greedy_decode(toy_lm(), -1, 1, 3), ValueError, "bos"),
-    (lambda: greedy_decode(lambda prefix: [0.0, 1.0], 0, 1, 3), TypeError, "1-D floating-point"),
-    (lambda: greedy_decode(lambda prefix: torch.zeros(2, 2), 0, 1, 3), TypeError, "1-D floating-point"),
+    (lambda: greedy_decode(lambda prefix: [0.0, 1.0], 0, 1, 3), TypeError, r"step_fn\(prefix\) must be a torch"),
+    (lambda: greedy_decode(lambda prefix: torch.zeros(2, dtype=torch.long), 0, 1, 3), TypeError, "floating-point"),
+    (lambda: greedy_decode(lambda prefix: torch.zeros(2, 2), 0, 1, 3), ValueError, r"must have shape \(V,\)"),
     (lambda: beam_search(toy_lm(), 0, 1, 0, 3), ValueError, "beam_width"),
     (lambda: beam_search(toy_lm(), 0, 1, 2.0, 3), TypeError, "beam_width"),
     (lambda: beam_search(toy_lm(), 0, 1, 2, 3, alpha=-1.0), ValueError, "alpha"),

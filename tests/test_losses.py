@@ -85,21 +85,18 @@ def test_float32_and_int32_inputs_work():
     (lambda x, y: focal_loss(x.tolist(), y), TypeError, "logits must be a torch.Tensor"),
     (lambda x, y: focal_loss(x, y.tolist()), TypeError, "targets must be a torch.Tensor"),
     (lambda x, y: focal_loss(x.long(), y), TypeError, "floating-point"),
-    (lambda x, y: focal_loss(x, y.double()), TypeError, "integer class indices"),
-    (lambda x, y: focal_loss(x, y > 0), TypeError, "integer class indices"),
+    (lambda x, y: focal_loss(x, y.double()), TypeError, "targets must be an integer tensor"),
+    (lambda x, y: focal_loss(x, y > 0), TypeError, "targets must be an integer tensor"),
     (lambda x, y: focal_loss(x[0], y), ValueError, "shape (N, C)"),
-    (lambda x, y: focal_loss(x, y[:3]), ValueError, "targets must have shape"),
-    (lambda x, y: focal_loss(x, y + 5), ValueError, "class indices in [0, 5)"),
-    (lambda x, y: focal_loss(x, y - 1 - y), ValueError, "class indices in [0, 5)"),
+    (lambda x, y: focal_loss(x, y[:3]), ValueError, "targets must have shape (N=16,), got (3,)"),
     (lambda x, y: focal_loss(x, y, gamma="2"), TypeError, "gamma must be a real number"),
     (lambda x, y: focal_loss(x, y, gamma=True), TypeError, "gamma must be a real number"),
     (lambda x, y: focal_loss(x, y, gamma=-1), ValueError, "gamma must be >= 0"),
     (lambda x, y: focal_loss(x, y, alpha="abc"), TypeError, "alpha must be None"),
     (lambda x, y: focal_loss(x, y, alpha=0.25), TypeError, "alpha must be None"),
-    (lambda x, y: focal_loss(x, y, alpha=[1.0, 2.0]), ValueError, "one weight per class"),
-    (lambda x, y: focal_loss(x, y, alpha=[1.0, -1.0, 1.0, 1.0, 1.0]), ValueError, "non-negative"),
+    (lambda x, y: focal_loss(x, y, alpha=[1.0, 2.0]), ValueError, "alpha must have shape (C=5,), got (2,)"),
     (lambda x, y: focal_loss(x, y, reduction="avg"), ValueError, "reduction must be one of"),
-    (lambda x, y: focal_loss(x, y, reduction=None), TypeError, "reduction must be a str"),
+    (lambda x, y: focal_loss(x, y, reduction=None), ValueError, "reduction must be one of"),
     (lambda x, y: smoothed_cross_entropy(x, y, "0.1"), TypeError, "smoothing must be a real number"),
     (lambda x, y: smoothed_cross_entropy(x, y, 1.5), ValueError, "smoothing must be in [0, 1]"),
     (lambda x, y: smoothed_cross_entropy(x, y, -0.1), ValueError, "smoothing must be in [0, 1]"),
@@ -110,6 +107,15 @@ def test_bad_input_is_refused_clearly(call, error, message):
     with pytest.raises(error) as caught:
         call(logits, targets)
     assert message in str(caught.value)
+
+
+def test_targets_out_of_range_are_not_read_but_still_fail_on_the_cpu():
+    """The range is not checked (reading the targets would wait for a GPU every step); gather refuses it."""
+    logits, targets = batch()
+    for bad in (targets + 5, targets - 1 - targets):
+        for loss in (lambda y: focal_loss(logits, y), lambda y: smoothed_cross_entropy(logits, y, 0.1)):
+            with pytest.raises(RuntimeError, match="out of bounds"):
+                loss(bad)
 
 
 # --- Contrastive losses: info_nce, nt_xent, clip_loss ---
@@ -191,16 +197,15 @@ def test_contrastive_losses_work_in_float32_and_backpropagate():
     (lambda a, b: info_nce(a, b, temperature="0.1"), TypeError, "temperature must be a real number"),
     (lambda a, b: info_nce(a, b, temperature=True), TypeError, "temperature must be a real number"),
     (lambda a, b: info_nce(a, b, reduction="avg"), ValueError, "reduction must be one of"),
-    (lambda a, b: info_nce(a, b, reduction=None), TypeError, "reduction must be a str"),
+    (lambda a, b: info_nce(a, b, reduction=None), ValueError, "reduction must be one of"),
     (lambda a, b: nt_xent(a, b[:, :2]), ValueError, "view1 and view2 must have the same shape"),
     (lambda a, b: nt_xent(a, b, temperature=-0.5), ValueError, "temperature must be > 0"),
     (lambda a, b: nt_xent(a.int(), b), TypeError, "view1 must be a floating-point tensor"),
     (lambda a, b: nt_xent(a, b, reduction="max"), ValueError, "reduction must be one of"),
     (lambda a, b: clip_loss(a, b, 0.0), ValueError, "scale must be > 0"),
-    (lambda a, b: clip_loss(a, b, torch.tensor(-1.0)), ValueError, "scale must be > 0"),
     (lambda a, b: clip_loss(a, b, torch.ones(2)), ValueError, "scale must hold one number"),
     (lambda a, b: clip_loss(a, b, torch.tensor(3)), TypeError, "scale must be a floating-point tensor"),
-    (lambda a, b: clip_loss(a, b, "10"), TypeError, "scale must be a real number or a tensor"),
+    (lambda a, b: clip_loss(a, b, "10"), TypeError, "scale must be a real number"),
     (lambda a, b: clip_loss(a, b[:3], 10.0), ValueError, "must have the same shape"),
     (lambda a, b: clip_loss(a, b.bool(), 10.0), TypeError, "text_embeddings must be a floating-point tensor"),
 ])

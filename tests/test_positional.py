@@ -23,10 +23,11 @@ def test_sinusoidal_encoding_takes_fractional_positions():
 
 @pytest.mark.parametrize("positions, dim, base, error, match", [
     ([1, 2], 4, 10000.0, TypeError, "torch.Tensor"),
-    (torch.zeros(2, 2), 4, 10000.0, ValueError, "1-D"),
+    (torch.zeros(2, 2), 4, 10000.0, ValueError, r"positions must have shape \(L,\)"),
     (torch.arange(3), 4.0, 10000.0, TypeError, "dim must be an int"),
     (torch.arange(3), 5, 10000.0, ValueError, "even"),
-    (torch.arange(3), 4, 1.0, ValueError, "base"),
+    (torch.arange(3), 4, 1.0, ValueError, "base must be > 1"),
+    (torch.arange(3), 4, "1e4", TypeError, "base must be a real number"),
 ])
 def test_sinusoidal_encoding_refuses_bad_input(positions, dim, base, error, match):
     with pytest.raises(error, match=match):

@@ -239,3 +239,50 @@ def test_gaussian_ring_puts_points_around_each_mode():
         gaussian_ring(modes=0)
     with pytest.raises(TypeError, match="n must be an int"):
         gaussian_ring(n=10.0)
+
+
+def test_training_step_functions_never_read_tensor_values():
+    """A value check (.item(), bool(t), t.min() < 0) makes a GPU wait on every step; count such reads on the CPU.
+
+    Every read of a tensor's value by the host goes through aten._local_scalar_dense, so a dispatch
+    mode sees it on any device.
+    """
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from pytorch_notes.attention import MultiHeadAttention, causal_mask, scaled_dot_product_attention
+    from pytorch_notes.decoding import apply_repetition_penalty, sample_next, top_p_filter
+    from pytorch_notes.diffusion import DDPMSchedule, ddpm_loss
+    from pytorch_notes.losses import clip_loss, focal_loss, info_nce, nt_xent, smoothed_cross_entropy
+    from pytorch_notes.positional import apply_rope
+    from pytorch_notes.vae import vae_loss
+
+    class HostReads(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.count = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.count += func is torch.ops.aten._local_scalar_dense.default
+            return func(*args, **(kwargs or {}))
+
+    torch.manual_seed(0)
+    x, mask = torch.randn(2, 4, 8), causal_mask(4)
+    logits, targets = torch.randn(8, 5), torch.randint(5, (8,))
+    a, b = torch.randn(6, 4), torch.randn(6, 4)
+    schedule, net = DDPMSchedule(10), torch.nn.Linear(4, 4)
+    steps = {
+        "attention": lambda: scaled_dot_product_attention(x, x, x, mask),
+        "multi-head": lambda: MultiHeadAttention(8, 2)(x, x, x, mask),
+        "focal": lambda: focal_loss(logits, targets, alpha=torch.ones(5)),
+        "smoothed": lambda: smoothed_cross_entropy(logits, targets, 0.1),
+        "contrastive": lambda: (info_nce(a, b), nt_xent(a, b), clip_loss(a, b, torch.tensor(14.0))),
+        "q_sample": lambda: schedule.q_sample(a, torch.randint(1, 11, (6,))),
+        "ddpm_loss": lambda: ddpm_loss(lambda x_t, t: net(x_t), schedule, a),
+        "vae": lambda: vae_loss(a, torch.rand(6, 4), b, b),
+        "rope": lambda: apply_rope(x, torch.arange(4)),
+        "decoding": lambda: sample_next(top_p_filter(apply_repetition_penalty(logits, targets[:, None], 1.3), 0.9)),
+    }
+    for name, step in steps.items():
+        with HostReads() as reads:
+            step()
+        assert reads.count == 0, name

@@ -93,7 +93,7 @@ def test_bad_input_is_refused():
         gaussian_kl(mu, torch.zeros(2, 3, dtype=torch.long))
     with pytest.raises(ValueError, match="same shape"):
         gaussian_kl(mu, torch.zeros(2, 4))
-    with pytest.raises(ValueError, match="at least 1 dimension"):
+    with pytest.raises(ValueError, match=r"mu must have shape \(\.\.\., latent_dim\)"):
         gaussian_kl(torch.tensor(0.0), torch.tensor(0.0))
     with pytest.raises(ValueError, match="same shape"):
         reparameterize(mu, torch.zeros(3))
@@ -102,14 +102,14 @@ def test_bad_input_is_refused():
     logits, x = torch.zeros(2, 5), torch.rand(2, 5)
     with pytest.raises(ValueError, match="same shape"):
         vae_loss(logits, torch.rand(2, 4), mu, mu)
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        vae_loss(logits, x + 1, mu, mu)
     with pytest.raises(ValueError, match="beta"):
         vae_loss(logits, x, mu, mu, beta=-1.0)
     with pytest.raises(TypeError, match="beta"):
         vae_loss(logits, x, mu, mu, beta="1")
-    with pytest.raises(ValueError, match=r"\(N, D\)"):
+    with pytest.raises(ValueError, match=r"mu must have shape \(N=2, latent_dim\), got \(3, 3\)"):
         vae_loss(logits, x, torch.zeros(3, 3), torch.zeros(3, 3))
+    with pytest.raises(ValueError, match=r"logits must have shape \(N, D\)"):
+        vae_loss(logits[0], x[0], mu, mu)
 
 
 @pytest.mark.parametrize("kwargs, error", [(dict(in_features=0, latent_dim=2), ValueError),
@@ -122,7 +122,9 @@ def test_vae_rejects_bad_sizes(kwargs, error):
 
 def test_vae_rejects_wrong_input_width():
     model = VAE(6, 2)
-    with pytest.raises(ValueError, match=r"\(N, 6\)"):
+    with pytest.raises(ValueError, match=r"x must have shape \(\.\.\., in_features=6\), got \(3, 5\)"):
         model(torch.rand(3, 5))
-    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+    with pytest.raises(ValueError, match=r"z must have shape \(\.\.\., latent_dim=2\)"):
         model.decode(torch.rand(3, 3))
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        model([[0.0] * 6])

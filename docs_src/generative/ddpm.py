@@ -86,8 +86,10 @@ assert torch.allclose(schedule.betas, betas) and torch.allclose(schedule.alpha_b
 t = torch.randint(1, T + 1, (4096,))  # one step per sample
 by_hand = alpha_bars[t].sqrt().float()[:, None] * ring + (1 - alpha_bars[t]).sqrt().float()[:, None] * noise
 assert torch.allclose(schedule.q_sample(ring, t, noise), by_hand, atol=1e-6)
-with expect_error(ValueError, "t must lie in 1..50"):
-    schedule.q_sample(ring, torch.zeros(4096, dtype=torch.long), noise)
+with expect_error(ValueError, "t must have shape (N=4096,)"):
+    schedule.q_sample(ring, t[:100], noise)  # one step per sample
+t0 = torch.zeros_like(t)  # t = 0 is not refused (reading t would sync a GPU):
+assert torch.equal(schedule.q_sample(ring, t0, noise), ring)  # it gives x_0
 print(schedule)
 # --8<-- [end:package]
 

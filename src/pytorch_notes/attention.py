@@ -13,16 +13,7 @@ import math
 import torch
 import torch.nn as nn
 
-from pytorch_notes._checks import check_int
-
-
-def _check_tensor(name: str, value, min_dim: int) -> None:
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-    if not value.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
-    if value.dim() < min_dim:
-        raise ValueError(f"{name} must have at least {min_dim} dimensions, got shape {tuple(value.shape)}")
+from pytorch_notes._checks import check_int, check_tensor
 
 
 def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
@@ -37,7 +28,9 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
             "this query may look at this key" (the convention of
             ``torch.nn.functional.scaled_dot_product_attention``; the opposite of
             ``nn.MultiheadAttention``'s ``attn_mask``). Every query must keep at
-            least one key.
+            least one key: a row of all ``False`` is softmax of all ``-inf``, and
+            its output is NaN. That is not checked, because checking would read
+            the mask's values (a GPU sync on every call).
 
     Returns:
         ``(output, weights)``: output of shape ``(..., L, d_v)`` and weights of shape
@@ -45,26 +38,22 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
 
     Raises:
         TypeError: if q, k or v is not a floating-point tensor, or mask is not a bool tensor.
-        ValueError: if the shapes do not fit together, or a query has every key masked.
+        ValueError: if the shapes do not fit together.
     """
-    _check_tensor("q", q, 2)
-    _check_tensor("k", k, 2)
-    _check_tensor("v", v, 2)
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"q and k must share the last dimension d_k, got {q.shape[-1]} and {k.shape[-1]}")
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k and v must have the same number of keys, got {k.shape[-2]} and {v.shape[-2]}")
+    check_tensor("q", q, (..., "L", "d_k"))
+    check_tensor("k", k, (..., "S", "d_k"))
+    check_tensor("v", v, (..., "S", "d_v"))
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"q and k must share the last dimension d_k, and k and v the number of keys S; "
+                         f"got q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}")
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     if mask is not None:
-        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-            raise TypeError("mask must be a bool tensor (True = keep)")
+        check_tensor("mask", mask, dtype=torch.bool)
         try:
             torch.broadcast_shapes(mask.shape, scores.shape)
         except RuntimeError:
             raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to the "
                              f"scores' shape {tuple(scores.shape)}") from None
-        if not mask.any(dim=-1).all():
-            raise ValueError("mask leaves a query with no key to attend to (a row of all False)")
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = scores.softmax(dim=-1)
     return weights @ v, weights
@@ -77,10 +66,7 @@ def causal_mask(length: int, device: torch.device | str | None = None) -> torch.
         TypeError: if length is not an int.
         ValueError: if length is smaller than 1.
     """
-    if not isinstance(length, int) or isinstance(length, bool):
-        raise TypeError(f"length must be an int, got {type(length).__name__}")
-    if length < 1:
-        raise ValueError(f"length must be at least 1, got {length}")
+    check_int("length", length, 1)
     return torch.ones(length, length, dtype=torch.bool, device=device).tril()
 
 
@@ -103,11 +89,8 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d_model: int, num_heads: int):
         super().__init__()
-        for name, value in (("d_model", d_model), ("num_heads", num_heads)):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-            if value < 1:
-                raise ValueError(f"{name} must be positive, got {value}")
+        check_int("d_model", d_model, 1)
+        check_int("num_heads", num_heads, 1)
         if d_model % num_heads != 0:
             raise ValueError(f"num_heads ({num_heads}) must divide d_model ({d_model})")
         self.d_model = d_model
@@ -135,23 +118,20 @@ class MultiHeadAttention(nn.Module):
             the heads, ``(N, L, S)``.
 
         Raises:
-            TypeError: if an input is not a floating-point tensor.
+            TypeError: if an input is not a floating-point tensor, or the mask not a bool tensor.
             ValueError: if an input is not 3-D with last dimension d_model, the batch
                 sizes differ, key and value lengths differ, or the mask has the wrong shape.
         """
         for name, x in (("query", query), ("key", key), ("value", value)):
-            _check_tensor(name, x, 1)
-            if x.dim() != 3 or x.shape[-1] != self.d_model:
-                raise ValueError(f"{name} must have shape (N, length, {self.d_model}), got {tuple(x.shape)}")
-        if not query.shape[0] == key.shape[0] == value.shape[0]:
-            raise ValueError("query, key and value must have the same batch size")
-        if key.shape[1] != value.shape[1]:
-            raise ValueError(f"key and value must have the same length, got {key.shape[1]} and {value.shape[1]}")
-        if mask is not None and isinstance(mask, torch.Tensor):
-            if mask.dim() == 3:
-                mask = mask[:, None]  # (N, L, S) -> (N, 1, L, S): the same mask for every head
-            elif mask.dim() != 2:
+            check_tensor(name, x, ("N", "length", self.d_model))
+        if not (query.shape[0] == key.shape[0] == value.shape[0] and key.shape[1] == value.shape[1]):
+            raise ValueError(f"query, key and value must have the same batch size, and key and value the same "
+                             f"length; got {tuple(query.shape)}, {tuple(key.shape)} and {tuple(value.shape)}")
+        if mask is not None:
+            check_tensor("mask", mask, dtype=torch.bool)
+            if mask.dim() not in (2, 3):
                 raise ValueError(f"mask must have shape (L, S) or (N, L, S), got {tuple(mask.shape)}")
+            mask = mask[:, None] if mask.dim() == 3 else mask  # (N, L, S) -> (N, 1, L, S): one mask for all heads
         q = self.split_heads(self.q_proj(query))
         k = self.split_heads(self.k_proj(key))
         v = self.split_heads(self.v_proj(value))
@@ -162,12 +142,6 @@ class MultiHeadAttention(nn.Module):
 
 
 # --- Cross-attention between modalities (chapter multimodal/cross-attention) ---
-
-
-def _check_sequence(name: str, value, width: int, width_name: str) -> None:
-    _check_tensor(name, value, 1)
-    if value.dim() != 3 or value.shape[-1] != width:
-        raise ValueError(f"{name} must have shape (N, length, {width_name}={width}), got {tuple(value.shape)}")
 
 
 def _feed_forward(d_model: int, hidden: int) -> nn.Sequential:
@@ -228,8 +202,8 @@ class GatedCrossAttention(nn.Module):
             TypeError: if an input is not a floating-point tensor.
             ValueError: if the shapes are wrong or the batch sizes differ.
         """
-        _check_sequence("x", x, self.d_model, "d_model")
-        _check_sequence("media", media, self.media_dim, "media_dim")
+        check_tensor("x", x, ("N", "length", f"d_model={self.d_model}"))
+        check_tensor("media", media, ("N", "length", f"media_dim={self.media_dim}"))
         if x.shape[0] != media.shape[0]:
             raise ValueError(f"x and media must have the same batch size, got {x.shape[0]} and {media.shape[0]}")
         media = self.media_proj(media)
@@ -290,7 +264,7 @@ class QFormerBlock(nn.Module):
             TypeError: if media is not a floating-point tensor.
             ValueError: if media is not ``(N, S, media_dim)``.
         """
-        _check_sequence("media", media, self.media_dim, "media_dim")
+        check_tensor("media", media, ("N", "length", f"media_dim={self.media_dim}"))
         media = self.media_proj(media)
         q = self.queries.expand(media.shape[0], -1, -1)
         h = self.self_norm(q)

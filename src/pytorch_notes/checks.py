@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from pytorch_notes._checks import check_type
+
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # terminal colours some PyTorch messages carry
 
 
@@ -29,8 +31,7 @@ class expect_error:  # noqa: N801 - used like a function: `with expect_error(...
     def __init__(self, exc_type: type[BaseException], match: str = ""):
         if not (isinstance(exc_type, type) and issubclass(exc_type, BaseException)):
             raise TypeError(f"exc_type must be an exception class, got {exc_type!r}")
-        if not isinstance(match, str):
-            raise TypeError(f"match must be a str, got {type(match).__name__}")
+        check_type("match", match, str, "a str")
         self.exc_type = exc_type
         self.match = match
         self.error: BaseException | None = None

@@ -14,18 +14,12 @@ Introduced by the chapter "CLIP" (multimodal/clip).
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-def _check_positive_number(name: str, value: object) -> None:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not value > 0 or not math.isfinite(value):
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
+from pytorch_notes._checks import check_real, check_tensor, check_type
 
 
 class CLIP(nn.Module):
@@ -45,7 +39,7 @@ class CLIP(nn.Module):
             must be at least ``1 / temperature``.
 
     Raises:
-        TypeError: if an encoder is not an ``nn.Module`` or a number is not a number.
+        TypeError: if an encoder is not an ``nn.Module`` or a number is not a real number.
         ValueError: if ``temperature`` or ``max_scale`` is not positive and finite,
             or ``1 / temperature > max_scale``.
     """
@@ -53,11 +47,10 @@ class CLIP(nn.Module):
     def __init__(self, image_encoder: nn.Module, text_encoder: nn.Module,
                  temperature: float = 0.07, max_scale: float = 100.0) -> None:
         super().__init__()
-        for name, encoder in (("image_encoder", image_encoder), ("text_encoder", text_encoder)):
-            if not isinstance(encoder, nn.Module):
-                raise TypeError(f"{name} must be an nn.Module, got {type(encoder).__name__}")
-        _check_positive_number("temperature", temperature)
-        _check_positive_number("max_scale", max_scale)
+        check_type("image_encoder", image_encoder, nn.Module, "an nn.Module")
+        check_type("text_encoder", text_encoder, nn.Module, "an nn.Module")
+        check_real("temperature", temperature, above=0)
+        check_real("max_scale", max_scale, above=0)
         if 1 / temperature > max_scale:
             raise ValueError(f"the initial scale 1 / temperature = {1 / temperature:.4g} "
                              f"exceeds max_scale = {max_scale}")
@@ -117,11 +110,5 @@ def prompt_ensemble(text_embeddings: torch.Tensor) -> torch.Tensor:
         TypeError: if ``text_embeddings`` is not a floating-point tensor.
         ValueError: if it is not three-dimensional.
     """
-    if not isinstance(text_embeddings, torch.Tensor):
-        raise TypeError(f"text_embeddings must be a torch.Tensor, got {type(text_embeddings).__name__}")
-    if not text_embeddings.is_floating_point():
-        raise TypeError(f"text_embeddings must be a floating-point tensor, got {text_embeddings.dtype}")
-    if text_embeddings.dim() != 3:
-        raise ValueError(f"text_embeddings must have shape (templates, classes, D), "
-                         f"got {tuple(text_embeddings.shape)}")
+    check_tensor("text_embeddings", text_embeddings, ("templates", "classes", "D"))
     return F.normalize(F.normalize(text_embeddings, dim=-1).mean(dim=0), dim=-1)

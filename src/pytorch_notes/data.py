@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from pytorch_notes._checks import check_int, check_real
+
 
 def line_data(n: int = 100, slope: float = 2.0, intercept: float = 1.0, noise: float = 0.1,
               seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -23,16 +25,12 @@ def line_data(n: int = 100, slope: float = 2.0, intercept: float = 1.0, noise: f
         ``(x, y)``, two float32 tensors of shape ``(n, 1)``.
 
     Raises:
-        TypeError: if ``n`` or ``seed`` is not an int.
-        ValueError: if ``n < 2`` or ``noise < 0``.
+        TypeError: if ``n`` or ``seed`` is not an int, or ``noise`` not a real number.
+        ValueError: if ``n < 2``, or ``noise`` is negative or not finite.
     """
-    for name, value in (("n", n), ("seed", seed)):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if n < 2:
-        raise ValueError(f"n must be at least 2, got {n}")
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
+    check_int("n", n, 2)
+    check_int("seed", seed)
+    check_real("noise", noise, 0)
     generator = torch.Generator().manual_seed(seed)
     x = torch.linspace(-1.0, 1.0, n).unsqueeze(1)
     y = slope * x + intercept + noise * torch.randn(n, 1, generator=generator)
@@ -61,19 +59,14 @@ def gaussian_ring(n: int = 1000, modes: int = 8, radius: float = 2.0, std: float
         ``(points, mode)``: float32 ``(n, 2)`` points and int64 ``(n,)`` mode indices.
 
     Raises:
-        TypeError: if ``n``, ``modes`` or ``seed`` is not an int.
-        ValueError: if ``n`` or ``modes`` is smaller than 1, ``radius <= 0`` or ``std < 0``.
+        TypeError: if ``n``, ``modes`` or ``seed`` is not an int, or ``radius``/``std`` not a real number.
+        ValueError: if ``n`` or ``modes`` is smaller than 1, ``radius <= 0``, ``std < 0``, or one is not finite.
     """
-    for name, value in (("n", n), ("modes", modes), ("seed", seed)):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    for name, value in (("n", n), ("modes", modes)):
-        if value < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
-    if not radius > 0:
-        raise ValueError(f"radius must be > 0, got {radius}")
-    if std < 0:
-        raise ValueError(f"std must be >= 0, got {std}")
+    check_int("n", n, 1)
+    check_int("modes", modes, 1)
+    check_int("seed", seed)
+    check_real("radius", radius, above=0)
+    check_real("std", std, 0)
     generator = torch.Generator().manual_seed(seed)
     mode = torch.randint(modes, (n,), generator=generator)
     angle = 2 * torch.pi * mode / modes

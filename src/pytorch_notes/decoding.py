@@ -20,18 +20,9 @@ from typing import NamedTuple
 
 import torch
 
-from pytorch_notes._checks import check_int, check_real
+from pytorch_notes._checks import check_choice, check_int, check_real, check_tensor, check_type
 
 StepFn = Callable[[tuple[int, ...]], torch.Tensor]
-
-
-def _check_logits(logits: object, name: str = "logits") -> None:
-    if not isinstance(logits, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(logits).__name__}")
-    if not logits.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got {logits.dtype}")
-    if logits.dim() < 1 or logits.shape[-1] < 1:
-        raise ValueError(f"{name} must have shape (..., V) with V >= 1, got {tuple(logits.shape)}")
 
 
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -52,9 +43,8 @@ def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
         TypeError: if logits is not a floating-point tensor or temperature not a number.
         ValueError: if temperature is not positive and finite.
     """
-    _check_logits(logits)
-    temperature = check_real("temperature", temperature)
-    if temperature <= 0:
+    check_tensor("logits", logits, (..., "V"))
+    if check_real("temperature", temperature) <= 0:
         raise ValueError(f"temperature must be positive, got {temperature} (use greedy decoding for T = 0)")
     return logits / temperature
 
@@ -77,7 +67,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
         TypeError: if logits is not a floating-point tensor or k not an int.
         ValueError: if k < 1.
     """
-    _check_logits(logits)
+    check_tensor("logits", logits, (..., "V"))
     check_int("k", k, 1)
     if k >= logits.shape[-1]:
         return logits.clone()
@@ -104,10 +94,8 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
         TypeError: if logits is not a floating-point tensor or p not a number.
         ValueError: if p is not in (0, 1].
     """
-    _check_logits(logits)
-    p = check_real("p", p)
-    if not 0 < p <= 1:
-        raise ValueError(f"p must be in (0, 1], got {p}")
+    check_tensor("logits", logits, (..., "V"))
+    check_real("p", p, above=0, maximum=1)
     sorted_logits, order = logits.sort(dim=-1, descending=True)
     probs = sorted_logits.softmax(dim=-1)
     mass_before = probs.cumsum(dim=-1) - probs
@@ -117,21 +105,24 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     return logits.masked_fill(remove, float("-inf"))
 
 
-def _as_token_tensor(tokens: object, logits: torch.Tensor) -> torch.Tensor:
-    if isinstance(tokens, (list, tuple)):
-        if not all(isinstance(t, numbers.Integral) and not isinstance(t, bool) for t in tokens):
-            raise TypeError("previous_tokens must hold ints")
-        tokens = torch.tensor(list(tokens), dtype=torch.long, device=logits.device)
+def _token_tensor(tokens: object, logits: torch.Tensor) -> torch.Tensor:
+    """previous_tokens as a LongTensor (..., L) fitting logits (..., V).
+
+    The ids of a list are checked (plain ints: free); those of a tensor are not
+    (reading them would wait for the GPU at every token). On the CPU an id out
+    of range still fails, in ``gather``.
+    """
+    check_type("previous_tokens", tokens, (list, tuple, torch.Tensor), "a list of ints or a LongTensor")
     if not isinstance(tokens, torch.Tensor):
-        raise TypeError(f"previous_tokens must be a list of ints or a LongTensor, got {type(tokens).__name__}")
-    if tokens.dtype != torch.long:
-        raise TypeError(f"previous_tokens must be a LongTensor (int64), got {tokens.dtype}")
+        if not all(isinstance(t, numbers.Integral) and not isinstance(t, bool) for t in tokens):
+            raise TypeError(f"previous_tokens must hold ints, got {list(tokens)}")
+        if not all(0 <= t < logits.shape[-1] for t in tokens):
+            raise ValueError(f"previous_tokens must be token ids in [0, {logits.shape[-1]}), got {list(tokens)}")
+        tokens = torch.tensor(list(tokens), dtype=torch.long, device=logits.device)
+    check_tensor("previous_tokens", tokens, dtype=torch.long)
     if tokens.dim() != logits.dim() or tokens.shape[:-1] != logits.shape[:-1]:
         raise ValueError(f"previous_tokens of shape {tuple(tokens.shape)} does not fit logits of shape "
                          f"{tuple(logits.shape)}: expected (..., L) with the same leading dimensions")
-    if tokens.numel() and (tokens.min() < 0 or tokens.max() >= logits.shape[-1]):
-        raise ValueError(f"previous_tokens must be token ids in [0, {logits.shape[-1]}), "
-                         f"got values from {tokens.min().item()} to {tokens.max().item()}")
     return tokens
 
 
@@ -156,19 +147,15 @@ def apply_repetition_penalty(logits: torch.Tensor, previous_tokens: torch.Tensor
     Raises:
         TypeError: if logits is not a floating-point tensor, previous_tokens not
             ints, or penalty not a number.
-        ValueError: if penalty is not positive, token ids are out of range, or the
-            shapes do not fit.
+        ValueError: if penalty is not positive, the shapes do not fit, or a list
+            holds an id outside ``[0, V)``. A tensor's ids are not read (that would
+            wait for the GPU at every token); on the CPU an id out of range fails in ``gather``.
     """
-    _check_logits(logits)
-    penalty = check_real("penalty", penalty)
-    if penalty <= 0:
-        raise ValueError(f"penalty must be positive, got {penalty}")
-    tokens = _as_token_tensor(previous_tokens, logits)
-    if tokens.numel() == 0:
-        return logits.clone()
+    check_tensor("logits", logits, (..., "V"))
+    penalty = check_real("penalty", penalty, above=0)
+    tokens = _token_tensor(previous_tokens, logits)
     seen = logits.gather(-1, tokens)
-    seen = torch.where(seen > 0, seen / penalty, seen * penalty)
-    return logits.scatter(-1, tokens, seen)
+    return logits.scatter(-1, tokens, torch.where(seen > 0, seen / penalty, seen * penalty))
 
 
 def process_logits(logits: torch.Tensor, *, previous_tokens: torch.Tensor | Sequence[int] | None = None,
@@ -194,7 +181,7 @@ def process_logits(logits: torch.Tensor, *, previous_tokens: torch.Tensor | Sequ
     Raises:
         TypeError, ValueError: as the individual processors.
     """
-    _check_logits(logits)
+    check_tensor("logits", logits, (..., "V"))
     if previous_tokens is not None and repetition_penalty != 1.0:
         logits = apply_repetition_penalty(logits, previous_tokens, repetition_penalty)
     if temperature != 1.0:
@@ -224,12 +211,12 @@ def sample_next(logits: torch.Tensor, *, generator: torch.Generator | None = Non
         A LongTensor of shape ``logits.shape[:-1]`` (a 0-d tensor for 1-D logits).
 
     Raises:
-        TypeError, ValueError: as ``process_logits``, or if a row has no finite logit.
+        TypeError, ValueError: as ``process_logits``. A row without a finite logit
+            is not checked (that would wait for the GPU at every token): its
+            softmax is NaN, which ``torch.multinomial`` refuses on the CPU.
     """
     processed = process_logits(logits, previous_tokens=previous_tokens, repetition_penalty=repetition_penalty,
                                temperature=temperature, top_k=top_k, top_p=top_p)
-    if not torch.isfinite(processed).any(dim=-1).all():
-        raise ValueError("every row of logits needs at least one finite value to sample from")
     probs = processed.softmax(dim=-1).reshape(-1, processed.shape[-1])
     return torch.multinomial(probs, 1, generator=generator).reshape(processed.shape[:-1])
 
@@ -251,8 +238,7 @@ class Hypothesis(NamedTuple):
 
 
 def _check_step_args(step_fn: object, bos: object, eos: object, max_len: object) -> None:
-    if not callable(step_fn):
-        raise TypeError(f"step_fn must be callable, got {type(step_fn).__name__}")
+    check_type("step_fn", step_fn, Callable, "callable")
     check_int("bos", bos, 0)
     check_int("eos", eos, 0)
     check_int("max_len", max_len, 1)
@@ -260,10 +246,7 @@ def _check_step_args(step_fn: object, bos: object, eos: object, max_len: object)
 
 def _next_log_probs(step_fn: StepFn, prefix: tuple[int, ...]) -> torch.Tensor:
     logits = step_fn(prefix)
-    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.dim() != 1:
-        raise TypeError("step_fn must return a 1-D floating-point tensor of next-token logits, got "
-                        f"{logits.dtype if isinstance(logits, torch.Tensor) else type(logits).__name__}"
-                        f"{'' if not isinstance(logits, torch.Tensor) else ' of shape ' + str(tuple(logits.shape))}")
+    check_tensor("step_fn(prefix)", logits, ("V",))
     return logits.detach().float().log_softmax(dim=-1).cpu()
 
 
@@ -281,8 +264,8 @@ def greedy_decode(step_fn: StepFn, bos: int, eos: int, max_len: int) -> Hypothes
         False when ``max_len`` tokens came without EOS.
 
     Raises:
-        TypeError: if step_fn is not callable or returns no 1-D float tensor, or ids are not ints.
-        ValueError: if an id is negative or max_len < 1.
+        TypeError: if step_fn is not callable or returns no floating-point tensor, or ids are not ints.
+        ValueError: if an id is negative, max_len < 1, or step_fn returns logits that are not 1-D.
     """
     _check_step_args(step_fn, bos, eos, max_len)
     tokens, log_prob = (int(bos),), 0.0
@@ -315,14 +298,9 @@ def length_penalty(length: int, alpha: float, kind: str = "gnmt") -> float:
         ValueError: if length < 1, alpha < 0 or kind is unknown.
     """
     check_int("length", length, 1)
-    alpha = check_real("alpha", alpha)
-    if alpha < 0:
-        raise ValueError(f"alpha must be >= 0, got {alpha}")
-    if kind == "gnmt":
-        return ((5 + length) / 6) ** alpha
-    if kind == "simple":
-        return float(length) ** alpha
-    raise ValueError(f"kind must be 'gnmt' or 'simple', got {kind!r}")
+    alpha = check_real("alpha", alpha, 0)
+    check_choice("kind", kind, ("gnmt", "simple"))
+    return ((5 + length) / 6) ** alpha if kind == "gnmt" else float(length) ** alpha
 
 
 def beam_search(step_fn: StepFn, bos: int, eos: int, beam_width: int, max_len: int, alpha: float = 0.0,
@@ -355,9 +333,9 @@ def beam_search(step_fn: StepFn, bos: int, eos: int, beam_width: int, max_len: i
         The hypotheses, best score first.
 
     Raises:
-        TypeError: if step_fn is not callable or returns no 1-D float tensor, or a number has the wrong type.
-        ValueError: if beam_width < 1, max_len < 1, an id is negative, alpha < 0
-            or length_norm is unknown.
+        TypeError: if step_fn is not callable or returns no floating-point tensor, or a number has the wrong type.
+        ValueError: if beam_width < 1, max_len < 1, an id is negative, alpha < 0,
+            length_norm is unknown, or step_fn returns logits that are not 1-D.
     """
     _check_step_args(step_fn, bos, eos, max_len)
     check_int("beam_width", beam_width, 1)
@@ -405,11 +383,10 @@ class BigramLM:
     """
 
     def __init__(self, table: torch.Tensor, vocab: Sequence[str] | None = None):
-        _check_logits(table, "table")
-        if table.dim() != 2 or table.shape[0] != table.shape[1]:
-            raise ValueError(f"table must be a square (V, V) tensor, got shape {tuple(table.shape)}")
-        if table.isnan().any() or not torch.isfinite(table).any(dim=-1).all():
-            raise ValueError("every row of table needs a finite logit, and no NaN")
+        check_tensor("table", table, ("V", "V"))
+        if table.shape[0] != table.shape[1] or table.isnan().any() or not torch.isfinite(table).any(dim=-1).all():
+            raise ValueError(f"table must be square, with a finite logit in every row and no NaN, "
+                             f"got shape {tuple(table.shape)}")
         if vocab is not None:
             if isinstance(vocab, str) or not all(isinstance(word, str) for word in vocab):
                 raise TypeError("vocab must be a list of str")
@@ -432,10 +409,7 @@ class BigramLM:
             ValueError: if a word is not in vocab, a probability is negative, or a
                 row does not sum to 1.
         """
-        if isinstance(vocab, str) or not all(isinstance(word, str) for word in vocab):
-            raise TypeError("vocab must be a list of str")
-        if not isinstance(probabilities, Mapping):
-            raise TypeError(f"probabilities must be a dict of dicts, got {type(probabilities).__name__}")
+        check_type("probabilities", probabilities, Mapping, "a dict of dicts")
         index = {word: i for i, word in enumerate(vocab)}
         size = len(vocab)
         probs = torch.full((size, size), 1.0 / size, dtype=torch.float64)
@@ -444,10 +418,9 @@ class BigramLM:
                 raise ValueError(f"unknown word in the row of {word!r}: every word must be in vocab")
             values = torch.zeros(size, dtype=torch.float64)
             for next_word, p in row.items():
-                values[index[next_word]] = check_real(f"probability of {word!r} -> {next_word!r}", p)
-            if (values < 0).any() or abs(values.sum().item() - 1) > 1e-6:
-                raise ValueError(f"the probabilities after {word!r} must be >= 0 and sum to 1, "
-                                 f"got sum {values.sum().item():.6g}")
+                values[index[next_word]] = check_real(f"probability of {word!r} -> {next_word!r}", p, 0)
+            if abs(values.sum().item() - 1) > 1e-6:
+                raise ValueError(f"the probabilities after {word!r} must sum to 1, got {values.sum().item():.6g}")
             probs[index[word]] = values
         return cls(probs.log().float(), vocab)
 

@@ -16,18 +16,25 @@ shape ``(N,)`` and returns its prediction of the noise ``epsilon``, shaped like 
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
+from pytorch_notes._checks import check_int, check_real, check_same_shape, check_tensor, check_type
 
-def _check_float_tensor(name: str, value: object) -> None:
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-    if not value.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
+
+def _check_batch(name: str, x: object, t: object, other_name: str, other: object) -> None:
+    """x: a floating-point batch (N, ...); t: an integer tensor (N,); other (unless None): shaped like x.
+
+    The values of t are not read (1..T is not checked): that would wait for the
+    GPU on every training step. t = 0 gives back x_0; t > T fails when indexing.
+    """
+    check_tensor(name, x, ("N", ...))
+    check_tensor("t", t, (f"N={x.shape[0]}",), dtype="int")
+    if other is not None:
+        check_tensor(other_name, other)
+        check_same_shape(name, x, other_name, other)
 
 
 class DDPMSchedule:
@@ -56,16 +63,10 @@ class DDPMSchedule:
     """
 
     def __init__(self, num_steps: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> None:
-        if not isinstance(num_steps, numbers.Integral) or isinstance(num_steps, bool):
-            raise TypeError(f"num_steps must be an int, got {type(num_steps).__name__}")
-        if num_steps < 1:
-            raise ValueError(f"num_steps must be at least 1, got {num_steps}")
-        for name, value in (("beta_start", beta_start), ("beta_end", beta_end)):
-            if not isinstance(value, numbers.Real) or isinstance(value, bool):
-                raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+        self.num_steps = int(check_int("num_steps", num_steps, 1))
+        beta_start, beta_end = check_real("beta_start", beta_start), check_real("beta_end", beta_end)
         if not 0 < beta_start <= beta_end < 1:
             raise ValueError(f"need 0 < beta_start <= beta_end < 1, got beta_start={beta_start}, beta_end={beta_end}")
-        self.num_steps = int(num_steps)
         zero = torch.zeros(1, dtype=torch.float64)
         self.betas = torch.cat([zero, torch.linspace(beta_start, beta_end, self.num_steps, dtype=torch.float64)])
         self.alphas = 1 - self.betas
@@ -86,23 +87,12 @@ class DDPMSchedule:
         picked = values.to(like.device)[t.to(like.device)].to(like.dtype)
         return picked.view(-1, *([1] * (like.dim() - 1)))
 
-    def _check_t(self, t: object, x: torch.Tensor, name: str = "x") -> None:
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"t must be a torch.Tensor of steps, got {type(t).__name__}")
-        if t.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
-            raise TypeError(f"t must be an integer tensor, got {t.dtype}")
-        if x.dim() < 1 or t.shape != (x.shape[0],):
-            raise ValueError(f"t must have shape (N,) with N = {name}.shape[0], got t {tuple(t.shape)} "
-                             f"and {name} {tuple(x.shape)}")
-        if t.numel() and (t.min() < 1 or t.max() > self.num_steps):
-            raise ValueError(f"t must lie in 1..{self.num_steps}, got values in [{t.min().item()}, {t.max().item()}]")
-
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """Draw ``x_t ~ q(x_t | x_0)`` in one step: ``sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) noise``.
 
         Args:
             x0: clean samples, floating point, shape ``(N, ...)``.
-            t: int tensor of shape ``(N,)``, one step in 1..T per sample.
+            t: int tensor of shape ``(N,)``, one step in 1..T per sample (not checked: see below).
             noise: the standard normal noise epsilon, shaped like x0; drawn with
                 ``torch.randn_like`` when omitted.
 
@@ -111,19 +101,12 @@ class DDPMSchedule:
 
         Raises:
             TypeError: if x0 or noise is not a floating-point tensor, or t is not an integer tensor.
-            ValueError: if t's shape or values do not fit, or noise is not shaped like x0.
+            ValueError: if t is not ``(N,)``, or noise is not shaped like x0. The
+                values of t are not read (that would wait for the GPU on every
+                training step): t = 0 gives x0 back, t > T fails when indexing.
         """
-        _check_float_tensor("x0", x0)
-        self._check_t(t, x0, "x0")
-        if noise is None:
-            noise = torch.randn_like(x0)
-        _check_float_tensor("noise", noise)
-        if noise.shape != x0.shape:
-            raise ValueError(f"noise must have the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}")
-        return self._q_sample(x0, t, noise)
-
-    def _q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """q_sample without the checks, for callers that built valid arguments themselves."""
+        _check_batch("x0", x0, t, "noise", noise)
+        noise = torch.randn_like(x0) if noise is None else noise
         return self._coef(self.alpha_bars.sqrt(), t, x0) * x0 + self._coef((1 - self.alpha_bars).sqrt(), t, x0) * noise
 
     def predict_x0(self, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
@@ -139,14 +122,11 @@ class DDPMSchedule:
 
         Raises:
             TypeError: if x_t or eps is not a floating-point tensor, or t is not an integer tensor.
-            ValueError: if t's shape or values do not fit, or eps is not shaped like x_t.
+            ValueError: if t is not ``(N,)``, or eps is not shaped like x_t (t's values: as in ``q_sample``).
         """
-        _check_float_tensor("x_t", x_t)
-        _check_float_tensor("eps", eps)
-        self._check_t(t, x_t, "x_t")
-        if eps.shape != x_t.shape:
-            raise ValueError(f"eps must have the shape of x_t {tuple(x_t.shape)}, got {tuple(eps.shape)}")
-        return (x_t - self._coef((1 - self.alpha_bars).sqrt(), t, x_t) * eps) / self._coef(self.alpha_bars.sqrt(), t, x_t)
+        _check_batch("x_t", x_t, t, "eps", eps)
+        sqrt_one_minus, sqrt_alpha_bar = (1 - self.alpha_bars).sqrt(), self.alpha_bars.sqrt()
+        return (x_t - self._coef(sqrt_one_minus, t, x_t) * eps) / self._coef(sqrt_alpha_bar, t, x_t)
 
     def posterior_mean(self, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The mean of ``q(x_{t-1} | x_t, x_0)``: ``posterior_coef_x0[t] x_0 + posterior_coef_xt[t] x_t``.
@@ -161,21 +141,10 @@ class DDPMSchedule:
 
         Raises:
             TypeError: if x0 or x_t is not a floating-point tensor, or t is not an integer tensor.
-            ValueError: if t's shape or values do not fit, or x0 and x_t differ in shape.
+            ValueError: if t is not ``(N,)``, or x0 and x_t differ in shape (t's values: as in ``q_sample``).
         """
-        _check_float_tensor("x0", x0)
-        _check_float_tensor("x_t", x_t)
-        if x0.shape != x_t.shape:
-            raise ValueError(f"x0 and x_t must have the same shape, got {tuple(x0.shape)} and {tuple(x_t.shape)}")
-        self._check_t(t, x_t, "x_t")
+        _check_batch("x0", x0, t, "x_t", x_t)
         return self._coef(self.posterior_coef_x0, t, x_t) * x0 + self._coef(self.posterior_coef_xt, t, x_t) * x_t
-
-
-def _check_model_and_schedule(model: object, schedule: object) -> None:
-    if not callable(model):
-        raise TypeError(f"model must be callable as model(x_t, t), got {type(model).__name__}")
-    if not isinstance(schedule, DDPMSchedule):
-        raise TypeError(f"schedule must be a DDPMSchedule, got {type(schedule).__name__}")
 
 
 def ddpm_loss(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], schedule: DDPMSchedule,
@@ -190,7 +159,7 @@ def ddpm_loss(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sched
     Args:
         model: the noise predictor, called as ``model(x_t, t)``.
         schedule: the DDPMSchedule.
-        x0: a batch of clean samples, floating point, shape ``(N, ...)`` with N >= 1.
+        x0: a batch of clean samples, floating point, shape ``(N, ...)``.
         generator: optional torch.Generator for t and epsilon.
 
     Returns:
@@ -199,21 +168,18 @@ def ddpm_loss(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sched
     Raises:
         TypeError: if model is not callable, schedule is not a DDPMSchedule, x0 is not
             a floating-point tensor, or generator is not a torch.Generator.
-        ValueError: if x0 is not a non-empty batch, or the model's output is not shaped like x0.
+        ValueError: if x0 is not a batch ``(N, ...)``, or the model's output is not shaped like x0.
     """
-    _check_model_and_schedule(model, schedule)
-    _check_float_tensor("x0", x0)
-    if x0.dim() < 1 or x0.shape[0] == 0:
-        raise ValueError(f"x0 must be a non-empty batch (N, ...), got shape {tuple(x0.shape)}")
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    check_type("model", model, Callable, "callable as model(x_t, t)")
+    check_type("schedule", schedule, DDPMSchedule, "a DDPMSchedule")
+    check_tensor("x0", x0, ("N", ...))
+    check_type("generator", generator, (torch.Generator, type(None)), "a torch.Generator or None")
     device = generator.device if generator is not None else x0.device
     t = torch.randint(1, schedule.num_steps + 1, (x0.shape[0],), generator=generator, device=device).to(x0.device)
     noise = torch.randn(x0.shape, generator=generator, device=device, dtype=x0.dtype).to(x0.device)
-    prediction = model(schedule._q_sample(x0, t, noise), t)  # t and noise are valid by construction
-    if not isinstance(prediction, torch.Tensor) or prediction.shape != x0.shape:
-        got = tuple(prediction.shape) if isinstance(prediction, torch.Tensor) else type(prediction).__name__
-        raise ValueError(f"model(x_t, t) must return a tensor shaped like x0 {tuple(x0.shape)}, got {got}")
+    prediction = model(schedule.q_sample(x0, t, noise), t)
+    check_tensor("model(x_t, t)", prediction)
+    check_same_shape("model(x_t, t)", prediction, "x0", x0)
     return F.mse_loss(prediction, noise)
 
 
@@ -252,38 +218,27 @@ def ddpm_sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sch
             a tuple of ints, or generator is not a torch.Generator.
         ValueError: if shape has a non-positive entry, or the model's output is not shaped like x_t.
     """
-    _check_model_and_schedule(model, schedule)
-    if not isinstance(shape, (tuple, list, torch.Size)) or not all(
-            isinstance(size, numbers.Integral) and not isinstance(size, bool) for size in shape):
-        raise TypeError(f"shape must be a tuple of ints, got {shape!r}")
-    if len(shape) == 0 or any(size < 1 for size in shape):
-        raise ValueError(f"shape must be (N, ...) with positive sizes, got {tuple(shape)}")
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    shape = tuple(int(size) for size in shape)
-    if device is None:
-        parameters = getattr(model, "parameters", None)
-        first = next(iter(parameters()), None) if callable(parameters) else None
+    check_type("model", model, Callable, "callable as model(x_t, t)")
+    check_type("schedule", schedule, DDPMSchedule, "a DDPMSchedule")
+    check_type("shape", shape, (tuple, list, torch.Size), "a tuple of ints")
+    shape = tuple(int(check_int(f"shape[{i}]", size, 1)) for i, size in enumerate(shape))
+    check_type("generator", generator, (torch.Generator, type(None)), "a torch.Generator or None")
+    if device is None:  # the model's device, else the CPU
+        first = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
         device = first.device if first is not None else torch.device("cpu")
     noise_device = generator.device if generator is not None else device
 
-    def standard_normal():
+    def normal() -> torch.Tensor:  # drawn on the generator's device: one seed, the same samples anywhere
         return torch.randn(shape, generator=generator, device=noise_device).to(device)
 
-    x = standard_normal()  # x_T
+    x = normal()  # x_T
     trajectory = [x]
     for step in range(schedule.num_steps, 0, -1):
-        t = torch.full((shape[0],), step, dtype=torch.int64, device=device)
-        eps = model(x, t)
-        if not isinstance(eps, torch.Tensor) or eps.shape != x.shape:
-            got = tuple(eps.shape) if isinstance(eps, torch.Tensor) else type(eps).__name__
-            raise ValueError(f"model(x_t, t) must return a tensor shaped like x_t {shape}, got {got}")
-        beta, alpha, alpha_bar = (schedule.betas[step].item(), schedule.alphas[step].item(),
-                                  schedule.alpha_bars[step].item())
+        eps = model(x, torch.full((shape[0],), step, dtype=torch.int64, device=device))
+        check_tensor("model(x_t, t)", eps, shape)
+        beta, alpha, alpha_bar = (float(v[step]) for v in (schedule.betas, schedule.alphas, schedule.alpha_bars))
         x = (x - beta / (1 - alpha_bar) ** 0.5 * eps) / alpha ** 0.5
         if step > 1:
-            x = x + schedule.posterior_variance[step].item() ** 0.5 * standard_normal()
+            x = x + float(schedule.posterior_variance[step]) ** 0.5 * normal()
         trajectory.append(x)
-    if return_trajectory:
-        return torch.stack(trajectory[::-1])  # entry t is x_t
-    return x
+    return torch.stack(trajectory[::-1]) if return_trajectory else x  # entry t is x_t

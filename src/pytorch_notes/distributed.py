@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler, TensorDataset
 
-from pytorch_notes._checks import check_int
+from pytorch_notes._checks import check_int, check_tensor, check_type
 
 LOOPBACK = "127.0.0.1"
 
@@ -47,22 +47,21 @@ def free_port(host: str = LOOPBACK) -> int:
         TypeError: if host is not a str.
         ValueError: if host is not a loopback address.
     """
-    _check_loopback(host)
+    _check_loopback("host", host)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         return probe.getsockname()[1]
 
 
-def _check_loopback(address: object) -> None:
-    if not isinstance(address, str):
-        raise TypeError(f"address must be a str, got {type(address).__name__}")
+def _check_loopback(name: str, address: object) -> None:
+    check_type(name, address, str, "a str")
     try:
         loopback = ipaddress.ip_address(address).is_loopback
-    except ValueError:
+    except ValueError:  # not an IP address at all, e.g. a host name
         loopback = False
     if not loopback:
-        raise ValueError(f"only a loopback address (e.g. 127.0.0.1) is allowed here, got {address!r}")
+        raise ValueError(f"{name} must be a loopback address (e.g. 127.0.0.1), got {address!r}")
 
 
 def setup_process_group(rank: int, world_size: int, port: int, master_addr: str = LOOPBACK,
@@ -89,7 +88,7 @@ def setup_process_group(rank: int, world_size: int, port: int, master_addr: str 
     check_int("world_size", world_size, 1)
     check_int("rank", rank, 0, world_size - 1)
     check_int("port", port, 1, 65535)
-    _check_loopback(master_addr)
+    _check_loopback("master_addr", master_addr)
     os.environ["MASTER_ADDR"] = master_addr
     os.environ["MASTER_PORT"] = str(port)
     os.environ["GLOO_SOCKET_IFNAME"] = "lo0" if sys.platform == "darwin" else "lo"
@@ -139,10 +138,9 @@ def ddp_worker(rank: int, world_size: int, port: int, model: nn.Module, inputs: 
     check_int("world_size", world_size, 1)
     check_int("rank", rank, 0, world_size - 1)
     check_int("steps", steps, 1)
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    if not isinstance(inputs, torch.Tensor) or not isinstance(targets, torch.Tensor):
-        raise TypeError("inputs and targets must be tensors")
+    check_type("model", model, nn.Module, "an nn.Module")
+    check_tensor("inputs", inputs, ("N", ...), dtype=None)
+    check_tensor("targets", targets, ("N", ...), dtype=None)
     if inputs.shape[0] != targets.shape[0] or inputs.shape[0] < world_size:
         raise ValueError(f"inputs and targets need the same number of rows, at least world_size={world_size}; "
                          f"got {inputs.shape[0]} and {targets.shape[0]}")
@@ -207,20 +205,17 @@ def ring_all_reduce(tensors: Sequence[torch.Tensor], log: list | None = None) ->
         A list of N new tensors, each equal to the sum of the inputs.
 
     Raises:
-        TypeError: if tensors is not a non-empty sequence of tensors, or log is not a list.
-        ValueError: if the tensors differ in shape or dtype.
+        TypeError: if tensors is not a non-empty sequence of tensors, their dtypes
+            differ, or log is not a list.
+        ValueError: if the tensors differ in shape.
     """
     if isinstance(tensors, torch.Tensor) or not isinstance(tensors, Sequence) or len(tensors) == 0:
         raise TypeError(f"tensors must be a non-empty list of tensors, got {type(tensors).__name__}")
-    if not all(isinstance(t, torch.Tensor) for t in tensors):
-        raise TypeError("every element of tensors must be a torch.Tensor")
-    if log is not None and not isinstance(log, list):
-        raise TypeError(f"log must be None or a list, got {type(log).__name__}")
+    check_tensor("tensors[0]", tensors[0], dtype=None)
     shape, dtype = tensors[0].shape, tensors[0].dtype
-    for t in tensors:
-        if t.shape != shape or t.dtype != dtype:
-            raise ValueError(f"all tensors must share shape and dtype, got {tuple(shape)} {dtype} "
-                             f"and {tuple(t.shape)} {t.dtype}")
+    for i, t in enumerate(tensors):
+        check_tensor(f"tensors[{i}]", t, tuple(shape), dtype=dtype)  # the shape and dtype of tensors[0]
+    check_type("log", log, (list, type(None)), "None or a list")
 
     n = len(tensors)
     # chunks[i][c]: node i's copy of chunk c (views into node i's flat buffer)

@@ -8,6 +8,8 @@ import random
 import numpy as np
 import torch
 
+from pytorch_notes._checks import check_int, check_type
+
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 
@@ -21,10 +23,7 @@ def seed_everything(seed: int) -> None:
         TypeError: if ``seed`` is not an int.
         ValueError: if ``seed`` is negative or too large for NumPy.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
+    check_int("seed", seed, 0, 2**32 - 1)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
@@ -53,8 +52,7 @@ def pick_device(preferred: str | None = None) -> torch.device:
     if preferred is None:
         best = next((d for d in ("cuda", "mps") if d in available_devices()), "cpu")
         return torch.device(best)
-    if not isinstance(preferred, str):
-        raise TypeError(f"preferred must be a str or None, got {type(preferred).__name__}")
+    check_type("preferred", preferred, str, "a str or None")
     device_type = preferred.split(":")[0]
     if device_type not in DEVICE_TYPES:
         raise ValueError(f"unknown device {preferred!r}; expected one of {', '.join(DEVICE_TYPES)}")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pytorch_notes._checks import check_type
+
 
 def _accumulator(logdir: str | os.PathLike):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    if not isinstance(logdir, (str, os.PathLike)):
-        raise TypeError(f"logdir must be a path, got {type(logdir).__name__}")
+    check_type("logdir", logdir, (str, os.PathLike), "a path")
     if not any(Path(logdir).glob("events.out.tfevents.*")):
         raise FileNotFoundError(f"no TensorBoard event files in {logdir} "
                                 "(did the SummaryWriter write there, and was it closed or flushed?)")

@@ -14,35 +14,20 @@ similarities whose correct "class" for row ``i`` is the column of its positive.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 
+from pytorch_notes._checks import check_choice, check_real, check_same_shape, check_tensor, check_type
+
 REDUCTIONS = ("mean", "sum", "none")
 
 
 def _check_logits_and_targets(logits: torch.Tensor, targets: torch.Tensor) -> None:
-    if not isinstance(logits, torch.Tensor):
-        raise TypeError(f"logits must be a torch.Tensor, got {type(logits).__name__}")
-    if not isinstance(targets, torch.Tensor):
-        raise TypeError(f"targets must be a torch.Tensor, got {type(targets).__name__}")
-    if not logits.is_floating_point():
-        raise TypeError(f"logits must be a floating-point tensor, got {logits.dtype}")
-    if targets.dtype == torch.bool or targets.is_floating_point() or targets.is_complex():
-        raise TypeError(f"targets must hold integer class indices, got {targets.dtype}")
-    if logits.dim() != 2:
-        raise ValueError(f"logits must have shape (N, C), got {tuple(logits.shape)}")
-    if targets.dim() != 1 or targets.shape[0] != logits.shape[0]:
-        raise ValueError(f"targets must have shape (N,) = ({logits.shape[0]},), got {tuple(targets.shape)}")
-    if targets.numel() and (targets.min() < 0 or targets.max() >= logits.shape[1]):
-        raise ValueError(f"targets must be class indices in [0, {logits.shape[1]}), "
-                         f"got values from {targets.min().item()} to {targets.max().item()}")
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    """Types and shapes only: the targets' range is not read (a GPU sync every step), see the Raises notes."""
+    check_tensor("logits", logits, ("N", "C"))
+    check_tensor("targets", targets, (f"N={logits.shape[0]}",), dtype="int")
 
 
 def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 2.0,
@@ -62,7 +47,7 @@ def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 2.0,
         logits: raw scores, floating point, shape ``(N, C)``.
         targets: class indices in ``[0, C)``, integer, shape ``(N,)``.
         gamma: focusing parameter, ``>= 0``; ``0`` gives cross-entropy.
-        alpha: optional per-class weights, ``C`` non-negative numbers (tensor or sequence).
+        alpha: optional per-class weights, ``C`` non-negative numbers (a tensor, list or tuple).
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` (per-example losses, shape ``(N,)``).
 
     Returns:
@@ -70,28 +55,20 @@ def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 2.0,
 
     Raises:
         TypeError: if logits/targets are not tensors of the right dtype, gamma is
-            not a real number, alpha is not a tensor or sequence, or reduction is not a str.
-        ValueError: on wrong shapes, targets out of range, negative gamma, alpha of
-            the wrong length or with negative values, or an unknown reduction.
+            not a real number, or alpha is not a tensor, list or tuple.
+        ValueError: on wrong shapes, negative gamma, alpha of the wrong length, or
+            an unknown reduction. The values of ``targets`` and ``alpha`` are not
+            read (that would wait for the GPU on every step): an index outside
+            ``[0, C)`` fails in ``gather`` (a RuntimeError on the CPU, a device-side
+            assert on CUDA), like ``F.cross_entropy``.
     """
     _check_logits_and_targets(logits, targets)
-    if not _is_number(gamma):
-        raise TypeError(f"gamma must be a real number, got {type(gamma).__name__}")
-    if gamma < 0:
-        raise ValueError(f"gamma must be >= 0, got {gamma}")
-    if not isinstance(reduction, str):
-        raise TypeError(f"reduction must be a str, got {type(reduction).__name__}")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    check_real("gamma", gamma, 0)
+    check_choice("reduction", reduction, REDUCTIONS)
     if alpha is not None:
-        if isinstance(alpha, (str, bytes)) or not isinstance(alpha, (torch.Tensor, Sequence)):
-            raise TypeError(f"alpha must be None, a tensor or a sequence of numbers, got {type(alpha).__name__}")
+        check_type("alpha", alpha, (torch.Tensor, list, tuple), "None, a tensor, a list or a tuple")
         alpha = torch.as_tensor(alpha, dtype=logits.dtype, device=logits.device)
-        if alpha.shape != (logits.shape[1],):
-            raise ValueError(f"alpha must hold one weight per class, shape ({logits.shape[1]},), "
-                             f"got {tuple(alpha.shape)}")
-        if (alpha < 0).any():
-            raise ValueError("alpha must be non-negative")
+        check_tensor("alpha", alpha, (f"C={logits.shape[1]}",))
 
     log_p_true = F.log_softmax(logits, dim=1).gather(1, targets.long()[:, None]).squeeze(1)  # log p_t
     p_true = log_p_true.exp()
@@ -123,13 +100,10 @@ def smoothed_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, smoothin
 
     Raises:
         TypeError: if logits/targets are not tensors of the right dtype or smoothing is not a real number.
-        ValueError: on wrong shapes, targets out of range, or smoothing outside ``[0, 1]``.
+        ValueError: on wrong shapes or smoothing outside ``[0, 1]`` (targets: as in :func:`focal_loss`).
     """
     _check_logits_and_targets(logits, targets)
-    if not _is_number(smoothing):
-        raise TypeError(f"smoothing must be a real number, got {type(smoothing).__name__}")
-    if not 0 <= smoothing <= 1:
-        raise ValueError(f"smoothing must be in [0, 1], got {smoothing}")
+    check_real("smoothing", smoothing, 0, 1)
 
     log_p = F.log_softmax(logits, dim=1)
     cross_entropy = -log_p.gather(1, targets.long()[:, None]).squeeze(1)  # -log p_y
@@ -140,34 +114,14 @@ def smoothed_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, smoothin
 # --- Contrastive losses: InfoNCE, NT-Xent (SimCLR) and the symmetric CLIP loss ---
 
 
-def _check_embedding_pair(first: torch.Tensor, second: torch.Tensor, names: tuple[str, str]) -> None:
-    for name, value in zip(names, (first, second)):
-        if not isinstance(value, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-        if not value.is_floating_point():
-            raise TypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
-        if value.dim() != 2:
-            raise ValueError(f"{name} must have shape (N, D), got {tuple(value.shape)}")
-    if first.shape != second.shape:
-        raise ValueError(f"{names[0]} and {names[1]} must have the same shape (N, D) (row i of one is the "
-                         f"positive of row i of the other), got {tuple(first.shape)} and {tuple(second.shape)}")
+def _check_pairs(first_name: str, first: torch.Tensor, second_name: str, second: torch.Tensor) -> None:
+    """Two (N, D) floating-point batches whose row i is a positive pair, N >= 2."""
+    check_tensor(first_name, first, ("N", "D"))
+    check_tensor(second_name, second, ("N", "D"))
+    check_same_shape(first_name, first, second_name, second)
     if first.shape[0] < 2:
         raise ValueError(f"need at least 2 pairs (a positive and at least one negative per row), "
                          f"got N = {first.shape[0]}")
-
-
-def _check_temperature(temperature: float) -> None:
-    if not _is_number(temperature):
-        raise TypeError(f"temperature must be a real number, got {type(temperature).__name__}")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-
-
-def _check_reduction(reduction: str) -> None:
-    if not isinstance(reduction, str):
-        raise TypeError(f"reduction must be a str, got {type(reduction).__name__}")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
 def info_nce(queries: torch.Tensor, keys: torch.Tensor, temperature: float = 0.1,
@@ -190,14 +144,14 @@ def info_nce(queries: torch.Tensor, keys: torch.Tensor, temperature: float = 0.1
         The loss: a scalar tensor, or shape ``(N,)`` with ``reduction="none"``.
 
     Raises:
-        TypeError: if the embeddings are not floating-point tensors, temperature is
-            not a real number, or reduction is not a str.
+        TypeError: if the embeddings are not floating-point tensors or temperature
+            is not a real number.
         ValueError: if the embeddings are not both ``(N, D)`` with ``N >= 2``,
             temperature is not positive, or the reduction is unknown.
     """
-    _check_embedding_pair(queries, keys, ("queries", "keys"))
-    _check_temperature(temperature)
-    _check_reduction(reduction)
+    _check_pairs("queries", queries, "keys", keys)
+    check_real("temperature", temperature, above=0)
+    check_choice("reduction", reduction, REDUCTIONS)
     similarities = F.normalize(queries, dim=1) @ F.normalize(keys, dim=1).T  # (N, N), positives on the diagonal
     targets = torch.arange(queries.shape[0], device=queries.device)
     return F.cross_entropy(similarities / temperature, targets, reduction=reduction)
@@ -223,14 +177,14 @@ def nt_xent(view1: torch.Tensor, view2: torch.Tensor, temperature: float = 0.5,
         The loss: a scalar tensor, or shape ``(2N,)`` with ``reduction="none"``.
 
     Raises:
-        TypeError: if the views are not floating-point tensors, temperature is not a
-            real number, or reduction is not a str.
+        TypeError: if the views are not floating-point tensors or temperature is not
+            a real number.
         ValueError: if the views are not both ``(N, D)`` with ``N >= 2``,
             temperature is not positive, or the reduction is unknown.
     """
-    _check_embedding_pair(view1, view2, ("view1", "view2"))
-    _check_temperature(temperature)
-    _check_reduction(reduction)
+    _check_pairs("view1", view1, "view2", view2)
+    check_real("temperature", temperature, above=0)
+    check_choice("reduction", reduction, REDUCTIONS)
     n = view1.shape[0]
     z = F.normalize(torch.cat([view1, view2]), dim=1)  # (2N, D)
     self_mask = torch.eye(2 * n, dtype=torch.bool, device=z.device)
@@ -254,7 +208,8 @@ def clip_loss(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor,
         text_embeddings: floating point, the same shape; row ``i`` describes image ``i``.
         scale: the multiplier of the cosine similarities (``1 / temperature``), a
             positive real number or a one-element tensor, e.g. ``model.logit_scale.exp()``
-            (gradients flow through it when it is a learnable tensor).
+            (gradients flow through it when it is a learnable tensor). A tensor's
+            value is not checked: reading it would wait for the GPU on every step.
 
     Returns:
         The mean of the two cross-entropies, a scalar tensor.
@@ -262,21 +217,16 @@ def clip_loss(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor,
     Raises:
         TypeError: if the embeddings are not floating-point tensors, or scale is
             neither a real number nor a floating-point tensor.
-        ValueError: if the embeddings are not both ``(N, D)`` with ``N >= 2``, or
-            scale has more than one element or is not positive.
+        ValueError: if the embeddings are not both ``(N, D)`` with ``N >= 2``, a
+            number scale is not positive, or a tensor scale has more than one element.
     """
-    _check_embedding_pair(image_embeddings, text_embeddings, ("image_embeddings", "text_embeddings"))
+    _check_pairs("image_embeddings", image_embeddings, "text_embeddings", text_embeddings)
     if isinstance(scale, torch.Tensor):
-        if not scale.is_floating_point():
-            raise TypeError(f"scale must be a floating-point tensor, got {scale.dtype}")
+        check_tensor("scale", scale)
         if scale.numel() != 1:
             raise ValueError(f"scale must hold one number, got shape {tuple(scale.shape)}")
-        if not scale.item() > 0:
-            raise ValueError(f"scale must be > 0, got {scale.item()}")
-    elif not _is_number(scale):
-        raise TypeError(f"scale must be a real number or a tensor, got {type(scale).__name__}")
-    elif not scale > 0:
-        raise ValueError(f"scale must be > 0, got {scale}")
+    else:
+        check_real("scale", scale, above=0)
     images = F.normalize(image_embeddings, dim=1)
     texts = F.normalize(text_embeddings, dim=1)
     logits_per_image = scale * images @ texts.T  # row i: image i against every text

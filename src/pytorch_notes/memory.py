@@ -17,6 +17,8 @@ from collections.abc import Iterable
 
 import torch
 
+from pytorch_notes._checks import check_tensor
+
 
 class SavedTensorCounter:
     """Context manager: count the tensors (and bytes) autograd saves for backward.
@@ -59,9 +61,8 @@ class SavedTensorCounter:
             raise TypeError(f"exclude must be an iterable of tensors (e.g. model.parameters()), "
                             f"got {type(exclude).__name__}")
         exclude = list(exclude)
-        for item in exclude:
-            if not isinstance(item, torch.Tensor):
-                raise TypeError(f"exclude must hold tensors, got a {type(item).__name__}")
+        for i, item in enumerate(exclude):
+            check_tensor(f"exclude[{i}]", item, dtype=None)
         self._excluded = {t.untyped_storage().data_ptr() for t in exclude}
         self._storages: dict[int, torch.UntypedStorage] = {}
         self._hooks = None

@@ -15,24 +15,18 @@ Introduced by the chapter "Adapters" (peft/adapters).
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable
 
 import torch
 import torch.nn as nn
 
-from pytorch_notes._checks import check_int
+from pytorch_notes._checks import check_int, check_real, check_type
 
 
-def _check_rank_and_alpha(r: object, alpha: object) -> None:
-    if not isinstance(r, numbers.Integral) or isinstance(r, bool):
-        raise TypeError(f"r must be an int, got {type(r).__name__}")
-    if r <= 0:
-        raise ValueError(f"r must be a positive int, got {r}")
-    if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool):
-        raise TypeError(f"alpha must be a number, got {type(alpha).__name__}")
-    if not alpha > 0 or not math.isfinite(alpha):
-        raise ValueError(f"alpha must be a positive finite number, got {alpha}")
+def _check_lora_args(r: object, alpha: object, dropout: object) -> None:
+    check_int("r", r, 1)
+    check_real("alpha", alpha, above=0)
+    check_real("dropout", dropout, 0, below=1)
 
 
 class LoRALinear(nn.Module):
@@ -62,20 +56,15 @@ class LoRALinear(nn.Module):
 
     Raises:
         TypeError: if ``base`` is not an ``nn.Linear``, ``r`` is not an int, or
-            ``alpha``/``dropout`` are not numbers.
-        ValueError: if ``r <= 0``, ``alpha <= 0`` or ``dropout`` is outside ``[0, 1)``.
+            ``alpha``/``dropout`` are not real numbers.
+        ValueError: if ``r <= 0``, ``alpha`` is not positive and finite, or ``dropout``
+            is outside ``[0, 1)``.
     """
 
     def __init__(self, base: nn.Linear, r: int = 8, alpha: float = 16.0, dropout: float = 0.0):
         super().__init__()
-        if not isinstance(base, nn.Linear):
-            raise TypeError(f"base must be an nn.Linear, got {type(base).__name__}")
-        _check_rank_and_alpha(r, alpha)
-        if not isinstance(dropout, numbers.Real) or isinstance(dropout, bool):
-            raise TypeError(f"dropout must be a number, got {type(dropout).__name__}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-
+        check_type("base", base, nn.Linear, "an nn.Linear")
+        _check_lora_args(r, alpha, dropout)
         self.base = base
         for parameter in base.parameters():
             parameter.requires_grad_(False)
@@ -145,20 +134,17 @@ def apply_lora(model: nn.Module, target_names: str | Iterable[str], r: int = 8, 
     Raises:
         TypeError: if ``model`` is not an ``nn.Module``, a name is not a str, or a
             matched submodule is not an ``nn.Linear``.
-        ValueError: if no target name is given, a name matches no submodule, or
-            ``r``/``alpha``/``dropout`` are out of range.
+        ValueError: if no target name is given, a name is empty or matches no
+            submodule, or ``r``/``alpha``/``dropout`` are out of range. Everything is
+            checked before the model changes.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    check_type("model", model, nn.Module, "an nn.Module")
     names = [target_names] if isinstance(target_names, str) else list(target_names)
-    if not names:
-        raise ValueError("target_names must name at least one submodule")
     for name in names:
-        if not isinstance(name, str):
-            raise TypeError(f"target names must be str, got {type(name).__name__}")
-        if not name:
-            raise ValueError("target names must not be empty")
-    _check_rank_and_alpha(r, alpha)
+        check_type("a target name", name, str, "a str")
+    if not names or "" in names:
+        raise ValueError(f"target_names must name at least one submodule, and no name may be empty, got {names}")
+    _check_lora_args(r, alpha, dropout)
 
     matches = {}
     for name in names:
@@ -203,8 +189,7 @@ class BottleneckAdapter(nn.Module):
         super().__init__()
         check_int("dim", dim, 1)
         check_int("bottleneck", bottleneck, 1)
-        if activation is not None and not isinstance(activation, nn.Module):
-            raise TypeError(f"activation must be an nn.Module, got {type(activation).__name__}")
+        check_type("activation", activation, (nn.Module, type(None)), "an nn.Module")
         self.down = nn.Linear(dim, bottleneck)
         self.activation = nn.ReLU() if activation is None else activation
         self.up = nn.Linear(bottleneck, dim)
@@ -238,12 +223,10 @@ class GatedAdapter(nn.Module):
 
     def __init__(self, sublayer: nn.Module, dim: int, bottleneck: int, activation: nn.Module | None = None):
         super().__init__()
-        if not isinstance(sublayer, nn.Module):
-            raise TypeError(f"sublayer must be an nn.Module, got {type(sublayer).__name__}")
+        check_type("sublayer", sublayer, nn.Module, "an nn.Module")
         check_int("dim", dim, 1)
         check_int("bottleneck", bottleneck, 1)
-        if activation is not None and not isinstance(activation, nn.Module):
-            raise TypeError(f"activation must be an nn.Module, got {type(activation).__name__}")
+        check_type("activation", activation, (nn.Module, type(None)), "an nn.Module")
         self.sublayer = sublayer
         for parameter in sublayer.parameters():
             parameter.requires_grad_(False)

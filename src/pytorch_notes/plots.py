@@ -6,6 +6,8 @@ from typing import Sequence
 
 import torch
 
+from pytorch_notes._checks import check_int, check_tensor
+
 
 def show_images(images: torch.Tensor, titles: Sequence[str] | None = None, ncols: int = 8,
                 size: float = 1.2):
@@ -13,6 +15,8 @@ def show_images(images: torch.Tensor, titles: Sequence[str] | None = None, ncols
 
     Values must lie in [0, 1] (what ``ToTensor`` gives); use the un-normalized
     images. One or three channels. ``titles`` (one per image) go above the images.
+    The images are copied to the CPU first (drawing needs them there), so the
+    range check reads no GPU memory.
 
     Raises:
         TypeError: if ``images`` is not a tensor.
@@ -20,25 +24,23 @@ def show_images(images: torch.Tensor, titles: Sequence[str] | None = None, ncols
     """
     import matplotlib.pyplot as plt
 
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"images must be a tensor, got {type(images).__name__}")
+    check_tensor("images", images, dtype=None)
     if images.dim() != 4 or images.shape[1] not in (1, 3):
         raise ValueError(f"images must have shape (N, 1 or 3, H, W), got {tuple(images.shape)}")
+    images = images.detach().cpu()
     if images.numel() and (images.min() < 0 or images.max() > 1):
         raise ValueError(f"image values must lie in [0, 1], got [{images.min():.3g}, {images.max():.3g}]; "
                          "show the images before Normalize")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"got {len(titles)} titles for {len(images)} images")
-    if not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
-    ncols = min(ncols, len(images))
+    ncols = min(check_int("ncols", ncols, 1), len(images))
     nrows = -(-len(images) // ncols)
     figure, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3 * nrows * bool(titles)),
                                 squeeze=False)
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index < len(images):
-            pixels = images[index].detach().cpu().permute(1, 2, 0).numpy()
+            pixels = images[index].permute(1, 2, 0).numpy()
             axis.imshow(pixels[..., 0] if pixels.shape[-1] == 1 else pixels, cmap="gray", vmin=0, vmax=1)
             if titles is not None:
                 axis.set_title(titles[index], fontsize=8)

@@ -9,6 +9,8 @@ import math
 
 import torch
 
+from pytorch_notes._checks import check_int, check_real, check_tensor
+
 
 def _frequencies(dim: int, base: float, dtype: torch.dtype, device) -> torch.Tensor:
     """ω_i = base^(-2i/dim) for i = 0 .. dim/2 - 1, shared by both encodings."""
@@ -37,19 +39,13 @@ def sinusoidal_encoding(positions: torch.Tensor, dim: int, base: float = 10000.0
         with every entry in ``[-1, 1]``.
 
     Raises:
-        TypeError: if ``positions`` is not a tensor or ``dim`` is not an int.
+        TypeError: if ``positions`` is not a tensor, ``dim`` is not an int or ``base`` not a real number.
         ValueError: if ``positions`` is not 1-D, ``dim`` is not positive and even, or ``base <= 1``.
     """
-    if not isinstance(positions, torch.Tensor):
-        raise TypeError(f"positions must be a torch.Tensor, got {type(positions).__name__}")
-    if positions.dim() != 1:
-        raise ValueError(f"positions must be 1-D, shape (L,), got {tuple(positions.shape)}")
-    if not isinstance(dim, int) or isinstance(dim, bool):
-        raise TypeError(f"dim must be an int, got {type(dim).__name__}")
-    if dim < 2 or dim % 2:
+    check_tensor("positions", positions, ("L",), dtype=None)
+    if check_int("dim", dim) < 2 or dim % 2:
         raise ValueError(f"dim must be a positive even int, got {dim}")
-    if not base > 1:
-        raise ValueError(f"base must be > 1, got {base}")
+    check_real("base", base, above=1)
     dtype = torch.float64 if positions.dtype == torch.float64 else torch.float32
     angles = positions.to(dtype)[:, None] * _frequencies(dim, base, dtype, positions.device)[None, :]  # (L, dim/2)
     encoding = torch.empty(positions.shape[0], dim, dtype=dtype, device=positions.device)
@@ -84,23 +80,19 @@ def apply_rope(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0) 
         A tensor of the same shape and dtype as ``x``.
 
     Raises:
-        TypeError: if ``x`` is not a floating-point tensor or ``positions`` is not a tensor.
+        TypeError: if ``x`` is not a floating-point tensor, ``positions`` is not a
+            tensor or ``base`` not a real number.
         ValueError: if ``x`` has fewer than 2 dimensions or an odd last dimension,
             ``positions`` is not 1-D of length ``L``, or ``base <= 1``.
     """
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor, got {x.dtype}")
+    check_tensor("x", x)
     if x.dim() < 2 or x.shape[-1] % 2:
         raise ValueError(f"x must have shape (..., L, dim) with an even dim, got {tuple(x.shape)}")
-    if not isinstance(positions, torch.Tensor):
-        raise TypeError(f"positions must be a torch.Tensor, got {type(positions).__name__}")
-    if positions.dim() != 1 or positions.shape[0] != x.shape[-2]:
+    check_tensor("positions", positions, dtype=None)
+    if positions.shape != (x.shape[-2],):
         raise ValueError(f"positions must be 1-D with one entry per row of x (L = {x.shape[-2]}), "
                          f"got shape {tuple(positions.shape)}")
-    if not base > 1:
-        raise ValueError(f"base must be > 1, got {base}")
+    check_real("base", base, above=1)
     dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
     angles = positions.to(dtype)[:, None] * _frequencies(x.shape[-1], base, dtype, x.device)[None, :]  # (L, dim/2)
     cos, sin = angles.cos(), angles.sin()

@@ -20,16 +20,12 @@ import math
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
-from pytorch_notes._checks import check_int, check_real
+from pytorch_notes._checks import check_int, check_real, check_type
 
 
 def _check_steps(total_steps: object, warmup_steps: object) -> None:
-    check_int("total_steps", total_steps)
-    check_int("warmup_steps", warmup_steps)
-    if total_steps < 1:
-        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
-    if not 0 <= warmup_steps < total_steps:
-        raise ValueError(f"warmup_steps must be in [0, total_steps) = [0, {total_steps}), got {warmup_steps}")
+    check_int("total_steps", total_steps, 1)
+    check_int("warmup_steps", warmup_steps, 0, total_steps - 1)
 
 
 def warmup_cosine(step: int, total_steps: int, warmup_steps: int, base_lr: float, min_lr: float = 0.0) -> float:
@@ -58,21 +54,13 @@ def warmup_cosine(step: int, total_steps: int, warmup_steps: int, base_lr: float
             ``[0, total_steps)``, a rate is not finite, ``base_lr < 0`` or ``min_lr``
             is not in ``[0, base_lr]``.
     """
-    check_int("step", step)
+    check_int("step", step, 0)
     _check_steps(total_steps, warmup_steps)
-    check_real("base_lr", base_lr)
-    check_real("min_lr", min_lr)
-    if step < 0:
-        raise ValueError(f"step must be >= 0, got {step}")
-    if base_lr < 0:
-        raise ValueError(f"base_lr must be >= 0, got {base_lr}")
-    if not 0 <= min_lr <= base_lr:
-        raise ValueError(f"min_lr must be in [0, base_lr] = [0, {base_lr}], got {min_lr}")
+    check_real("base_lr", base_lr, 0)
+    min_lr = check_real("min_lr", min_lr, 0, base_lr)
     if step < warmup_steps:
         return base_lr * step / warmup_steps
-    if step >= total_steps:
-        return float(min_lr)
-    progress = (step - warmup_steps) / (total_steps - warmup_steps)
+    progress = min(1.0, (step - warmup_steps) / (total_steps - warmup_steps))  # stays at min_lr after T
     return min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * progress))
 
 
@@ -103,19 +91,16 @@ def warmup_cosine_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, 
             ``[0, total_steps)``, or ``min_lr`` is negative, not finite, or above a
             group's learning rate.
     """
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    check_type("optimizer", optimizer, torch.optim.Optimizer, "a torch.optim.Optimizer")
     _check_steps(total_steps, warmup_steps)
-    check_real("min_lr", min_lr)
-    if min_lr < 0:
-        raise ValueError(f"min_lr must be >= 0, got {min_lr}")
+    check_real("min_lr", min_lr, 0)
+    base_lrs = [float(group.get("initial_lr", group["lr"])) for group in optimizer.param_groups]
+    if min_lr > min(base_lrs):
+        raise ValueError(f"min_lr ({min_lr}) must not exceed a group's lr ({min(base_lrs)})")
 
-    def factor_for(base_lr: float):
-        if not min_lr <= base_lr:
-            raise ValueError(f"min_lr ({min_lr}) must not exceed a group's lr ({base_lr})")
+    def factor(base_lr: float):  # LambdaLR multiplies the group's lr by it
         if base_lr == 0:
             return lambda step: 0.0
         return lambda step: warmup_cosine(step, total_steps, warmup_steps, base_lr, min_lr) / base_lr
 
-    base_lrs = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
-    return LambdaLR(optimizer, [factor_for(float(lr)) for lr in base_lrs])
+    return LambdaLR(optimizer, [factor(lr) for lr in base_lrs])

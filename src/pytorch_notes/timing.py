@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
+
+from pytorch_notes._checks import check_int, check_type
 
 
 def synchronize(device: str | torch.device) -> None:
@@ -29,15 +31,12 @@ def time_op(fn: Callable[[], object], device: str | torch.device = "cpu", repeat
     kernel loading).
 
     Raises:
-        TypeError: if ``fn`` is not callable.
+        TypeError: if ``fn`` is not callable, or ``repeats``/``warmup`` is not an int.
         ValueError: if ``repeats < 1`` or ``warmup < 0``.
     """
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    if repeats < 1:
-        raise ValueError(f"repeats must be at least 1, got {repeats}")
-    if warmup < 0:
-        raise ValueError(f"warmup must be >= 0, got {warmup}")
+    check_type("fn", fn, Callable, "callable")
+    check_int("repeats", repeats, 1)
+    check_int("warmup", warmup, 0)
     device = torch.device(device)
     for _ in range(warmup):
         fn()

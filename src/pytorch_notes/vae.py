@@ -9,21 +9,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-def _check_float_tensor(name: str, value) -> None:
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-    if not value.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
-    if value.dim() < 1:
-        raise ValueError(f"{name} must have at least 1 dimension (the latent one), got a 0-d tensor")
+from pytorch_notes._checks import check_int, check_real, check_same_shape, check_tensor, check_type
 
 
-def _check_mu_logvar(mu, logvar) -> None:
-    _check_float_tensor("mu", mu)
-    _check_float_tensor("logvar", logvar)
-    if mu.shape != logvar.shape:
-        raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
+def _check_mu_logvar(mu: object, logvar: object) -> None:
+    check_tensor("mu", mu, (..., "latent_dim"))
+    check_tensor("logvar", logvar)
+    check_same_shape("mu", mu, "logvar", logvar)
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -69,8 +61,7 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
         ValueError: if they are 0-d or their shapes differ.
     """
     _check_mu_logvar(mu, logvar)
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    check_type("generator", generator, (torch.Generator, type(None)), "a torch.Generator or None")
     eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
     return mu + (0.5 * logvar).exp() * eps
 
@@ -85,7 +76,8 @@ def vae_loss(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: to
 
     Args:
         logits: decoder outputs (before the sigmoid), shape ``(N, D)``.
-        x: targets in [0, 1], the same shape as ``logits``.
+        x: targets in [0, 1], the same shape as ``logits`` (the range is not
+            checked: reading x would wait for the GPU on every training step).
         mu: encoder means, shape ``(N, latent_dim)``.
         logvar: encoder log-variances, the same shape as ``mu``.
         beta: weight of the KL term, a number >= 0 (β-VAE when != 1).
@@ -94,23 +86,15 @@ def vae_loss(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: to
         ``(loss, reconstruction, kl)``, three scalar tensors (batch means).
 
     Raises:
-        TypeError: if a tensor argument is not a floating-point tensor, or beta is not a number.
-        ValueError: on mismatched shapes, x outside [0, 1], or beta < 0.
+        TypeError: if a tensor argument is not a floating-point tensor, or beta is not a real number.
+        ValueError: on mismatched shapes, or beta < 0.
     """
-    _check_float_tensor("logits", logits)
-    _check_float_tensor("x", x)
+    check_tensor("logits", logits, ("N", "D"))
+    check_tensor("x", x)
+    check_same_shape("logits", logits, "x", x)
+    check_tensor("mu", mu, (f"N={x.shape[0]}", "latent_dim"))
     _check_mu_logvar(mu, logvar)
-    if logits.shape != x.shape:
-        raise ValueError(f"logits and x must have the same shape, got {tuple(logits.shape)} and {tuple(x.shape)}")
-    if logits.dim() != 2 or mu.dim() != 2 or mu.shape[0] != x.shape[0]:
-        raise ValueError(f"expected logits/x of shape (N, D) and mu/logvar of shape (N, latent_dim), "
-                         f"got {tuple(x.shape)} and {tuple(mu.shape)}")
-    if x.numel() and (x.min() < 0 or x.max() > 1):
-        raise ValueError(f"x must lie in [0, 1] (a Bernoulli decoder), got [{x.min():.3g}, {x.max():.3g}]")
-    if not isinstance(beta, (int, float)) or isinstance(beta, bool):
-        raise TypeError(f"beta must be a number, got {type(beta).__name__}")
-    if beta < 0:
-        raise ValueError(f"beta must be >= 0, got {beta}")
+    check_real("beta", beta, 0)
     reconstruction = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=1).mean()
     kl = gaussian_kl(mu, logvar).mean()
     return reconstruction + beta * kl, reconstruction, kl
@@ -138,10 +122,7 @@ class VAE(nn.Module):
     def __init__(self, in_features: int, latent_dim: int, hidden: int = 128):
         super().__init__()
         for name, value in (("in_features", in_features), ("latent_dim", latent_dim), ("hidden", hidden)):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-            if value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
+            check_int(name, value, 1)
         self.in_features = in_features
         self.latent_dim = latent_dim
         self.encoder = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, 2 * latent_dim))
@@ -151,11 +132,10 @@ class VAE(nn.Module):
         """``(N, in_features)`` → ``(mu, logvar)``, each ``(N, latent_dim)``.
 
         Raises:
+            TypeError: if x is not a floating-point tensor.
             ValueError: if the last dimension of x is not in_features.
         """
-        if not isinstance(x, torch.Tensor) or x.shape[-1:] != (self.in_features,):
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"x must be a tensor of shape (N, {self.in_features}), got {shape}")
+        check_tensor("x", x, (..., f"in_features={self.in_features}"))
         mu, logvar = self.encoder(x).chunk(2, dim=-1)
         return mu, logvar
 
@@ -163,11 +143,10 @@ class VAE(nn.Module):
         """``(N, latent_dim)`` → logits ``(N, in_features)``.
 
         Raises:
+            TypeError: if z is not a floating-point tensor.
             ValueError: if the last dimension of z is not latent_dim.
         """
-        if not isinstance(z, torch.Tensor) or z.shape[-1:] != (self.latent_dim,):
-            shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-            raise ValueError(f"z must be a tensor of shape (N, {self.latent_dim}), got {shape}")
+        check_tensor("z", z, (..., f"latent_dim={self.latent_dim}"))
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None
