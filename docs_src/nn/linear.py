@@ -188,14 +188,17 @@ print(no_bias, identity, lazy, sep="\n")
 # %%
 # --8<-- [start:train]
 train_set = cifar10(train=True, transform=ToTensor())
-x_train, y_train = next(iter(DataLoader(Subset(train_set, range(500)), batch_size=500)))
+x_train, y_train = next(iter(DataLoader(Subset(train_set, range(500)),
+                                        batch_size=500)))
 
 torch.manual_seed(0)
 model = nn.Sequential(nn.Flatten(), nn.Linear(3072, 10))
+nn.init.zeros_(model[1].weight)  # start from 0: W holds only what it learns
+nn.init.zeros_(model[1].bias)
 loss_fn = nn.CrossEntropyLoss()
 optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 losses = []
-for step in range(50):  # full-batch gradient descent on 500 images
+for step in range(100):  # full-batch gradient descent on 500 images
     optimizer.zero_grad()
     loss = loss_fn(model(x_train), y_train)
     loss.backward()
@@ -203,18 +206,33 @@ for step in range(50):  # full-batch gradient descent on 500 images
     losses.append(loss.item())
 
 with torch.no_grad():
-    accuracy = (model(x_train).argmax(dim=1) == y_train).float().mean().item()
-assert losses[-1] < losses[0]
+    predicted = model(x_train).argmax(dim=1)
+accuracy = (predicted == y_train).float().mean().item()
+assert math.isclose(losses[0], math.log(10), rel_tol=1e-6)  # all logits 0
+assert losses[-1] < losses[0] - 0.2
 assert accuracy > 0.25  # chance is 1 in 10
-print(f"loss {losses[0]:.3f} -> {losses[-1]:.3f}, training accuracy {accuracy:.0%} (chance 10%)")
+print(f"loss {losses[0]:.3f} -> {losses[-1]:.3f}, "
+      f"training accuracy {accuracy:.0%} (chance 10%)")
 # --8<-- [end:train]
 
 # %%
 # --8<-- [start:templates]
 from pytorch_notes.plots import show_images
 
-templates = model[1].weight.detach().reshape(10, 3, 32, 32)  # row k of W, as an image
+W = model[1].weight.detach()  # (10, 3072): one row per class
+# Every gradient of W is a weighted sum of the 500 flattened images, so a W
+# that started at 0 is one too: least squares finds the weights exactly.
+X = x_train.flatten(1).double()  # (500, 3072)
+mix = torch.linalg.lstsq(X.T, W.T.double()).solution  # (500, 10)
+rest = W.T.double() - X.T @ mix  # what the 500 images cannot explain
+assert rest.norm() < 1e-4 * W.norm()  # nothing but float32 rounding
+untrained = nn.Linear(3072, 10).weight.detach().double()  # random, not 0
+rest = untrained.T - X.T @ torch.linalg.lstsq(X.T, untrained.T).solution
+assert rest.norm() > 0.5 * untrained.norm()  # random rows are no such mix
+
+templates = W.reshape(10, 3, 32, 32)  # row k of W, as an image
 low = templates.amin(dim=(1, 2, 3), keepdim=True)
 high = templates.amax(dim=(1, 2, 3), keepdim=True)
-show_images((templates - low) / (high - low), titles=train_set.classes, ncols=5, size=1.6)
+show_images((templates - low) / (high - low), titles=train_set.classes,
+            ncols=5, size=1.6)
 # --8<-- [end:templates]

@@ -135,8 +135,18 @@ def train(model, optimizer, epochs=3):
     return step_losses
 
 
+all_images, all_labels = next(iter(DataLoader(train_set, batch_size=256)))
+
+
+def loss_on_train_set(model):
+    """The mean loss over all 256 images, with one set of weights."""
+    with torch.no_grad():
+        return loss_fn(model(all_images), all_labels).item()
+
+
 torch.manual_seed(0)
 sgd_model = Moli()
+start_loss = loss_on_train_set(sgd_model)
 sgd = torch.optim.SGD(sgd_model.parameters(), lr=0.05, momentum=0.9)  # built once, too
 sgd_losses = train(sgd_model, sgd)
 
@@ -146,7 +156,10 @@ sgd_epochs = [sum(sgd_losses[i:i + steps_per_epoch]) / steps_per_epoch
 assert len(sgd_losses) == 3 * steps_per_epoch == 24
 assert abs(sgd_losses[0] - math.log(10)) < 0.05  # untrained: about a uniform guess over 10 classes
 assert abs(sgd_epochs[0] - math.log(10)) < 0.1  # SGD is still near it after the first epoch
-assert sgd_epochs[-1] < sgd_epochs[0]
+sgd_end_loss = loss_on_train_set(sgd_model)
+assert sgd_end_loss < start_loss  # the same 256 images, before vs after
+print(f"loss on all 256 images: {start_loss:.4f} before, "
+      f"{sgd_end_loss:.4f} after")
 assert len(sgd.state) == 10  # a momentum buffer for each of the 10 parameter tensors ...
 assert len(torch.optim.SGD(sgd_model.parameters(), lr=0.05, momentum=0.9).state) == 0  # ... a new one has none
 # --8<-- [end:loop]
@@ -207,11 +220,13 @@ assert sum(t.numel() for t in adam_state) == 2 * sum(p.numel() for p in params) 
 
 torch.manual_seed(0)
 adam_model = Moli()  # the same start as sgd_model
+assert loss_on_train_set(adam_model) == start_loss  # the same weights
 adam_losses = train(adam_model, torch.optim.Adam(adam_model.parameters(), lr=1e-3))
-adam_epochs = [sum(adam_losses[i:i + steps_per_epoch]) / steps_per_epoch
-               for i in range(0, len(adam_losses), steps_per_epoch)]
 assert adam_losses[0] == sgd_losses[0]  # same weights, same first batch
-assert adam_epochs[-1] < adam_epochs[0] and sgd_epochs[-1] < sgd_epochs[0]
+adam_end_loss = loss_on_train_set(adam_model)
+assert adam_end_loss < start_loss
+print(f"loss on all 256 images after training: SGD {sgd_end_loss:.4f}, "
+      f"Adam {adam_end_loss:.4f} (from {start_loss:.4f})")
 # --8<-- [end:adam]
 
 # %%

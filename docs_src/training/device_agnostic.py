@@ -105,21 +105,26 @@ import torch.nn as nn
 
 from pytorch_notes import seed_everything
 from pytorch_notes.models import Moli
-from pytorch_notes.training import fit
+from pytorch_notes.training import evaluate, fit
 
 seed_everything(0)
 model = Moli().to(device)  # first the move ...
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)  # ... then the optimizer
 loss_fn = nn.CrossEntropyLoss()
+in_order = DataLoader(train_set, batch_size=64)  # all 64 training images
+before = evaluate(model, in_order, loss_fn, device)
 history = fit(model, train_loader, loss_fn, optimizer, epochs=2, val_loader=val_loader, device=device,
               progress=False)
+after = evaluate(model, in_order, loss_fn, device)
 
 assert [record["epoch"] for record in history] == [1, 2]
-assert history[1]["train_loss"] < history[0]["train_loss"]
+assert after["loss"] < before["loss"]  # the same images, before and after
 assert all(p.device.type == device.type for p in model.parameters())
 for record in history:
     print(f"epoch {record['epoch']}: train loss {record['train_loss']:.3f}, "
           f"val accuracy {record['val_accuracy']:.3f}")
+print(f"loss on the 64 training images: {before['loss']:.3f} -> "
+      f"{after['loss']:.3f}")
 # --8<-- [end:train]
 
 # %%

@@ -113,6 +113,13 @@ else:
     print("CUDA is not available: the same code trains on the CPU")
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)  # after the move
 
+# All 64 images in one batch, to score the same images before and after.
+all_images, all_labels = next(iter(DataLoader(train_set, batch_size=64)))
+if torch.cuda.is_available():
+    all_images, all_labels = all_images.cuda(), all_labels.cuda()
+with torch.no_grad():
+    loss_before = loss_fn(model(all_images), all_labels).item()
+
 epoch_losses, epoch_seconds = [], []
 for epoch in range(2):
     if torch.cuda.is_available():
@@ -136,9 +143,12 @@ for epoch in range(2):
     epoch_losses.append(total / seen)
     print(f"epoch {epoch + 1}: mean loss {epoch_losses[-1]:.3f}")
 
+with torch.no_grad():
+    loss_after = loss_fn(model(all_images), all_labels).item()
 expected = "cuda" if torch.cuda.is_available() else "cpu"
 assert all(p.device.type == expected for p in model.parameters())
-assert epoch_losses[1] < epoch_losses[0] and all(s > 0 for s in epoch_seconds)
+assert loss_after < loss_before  # training lowered the loss on its images
+print(f"loss on all 64 images: {loss_before:.3f} -> {loss_after:.3f}")
 # --8<-- [end:cuda-train]
 
 # %%
@@ -185,7 +195,6 @@ for _ in range(10):
 returned = time.perf_counter() - start  # the seed's measurement: the loop has returned
 synchronize(device)
 finished = time.perf_counter() - start  # the right one: the work is done
-assert 0 < returned <= finished
 if device.type == "cuda":
     assert returned < finished / 2  # most of the work was still queued when the loop returned
     print("on the GPU the loop returned long before the work was done:", returned < finished / 2)
@@ -207,8 +216,10 @@ def train_step():
     optimizer.step()
 
 
+weight = next(model.parameters())
+steps_before = int(optimizer.state[weight]["step"])  # Adam counts its steps
 step_seconds = time_op(train_step, device=device, repeats=3, warmup=1)  # median of 3, after 1 warm-up
 images_per_second = len(images) / step_seconds
-assert step_seconds > 0 and images_per_second > 0
+assert optimizer.state[weight]["step"] == steps_before + 1 + 3  # warm-up + 3
 print(f"timed one training step on a batch of {len(images)} on {device.type}")  # the number is yours to print
 # --8<-- [end:time-op]
