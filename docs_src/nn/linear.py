@@ -110,8 +110,10 @@ changed = images.clone()
 changed[63] = 0.0  # change the last image only ...
 moved = seed_linear(torch.flatten(changed)) != out
 assert moved.all()  # ... and every output moves: the 64 images are mixed into one prediction
-with expect_error(ValueError, "1D target must have size 1"):
-    nn.CrossEntropyLoss()(out, labels)  # one prediction cannot be scored against 64 labels
+# One prediction cannot be scored against 64 labels: recent torch raises a
+# ValueError, torch 2.6 a RuntimeError ("size mismatch"); both name the 64.
+with expect_error(Exception, "64"):
+    nn.CrossEntropyLoss()(out, labels)
 
 # The last batch of an epoch is short unless the dataset size is a multiple of 64.
 n_last = len(test_set) % 64  # CIFAR-10 test: 10000 = 156 * 64 + 16

@@ -22,7 +22,15 @@ assert pick_device("cpu") == torch.device("cpu")  # or ask for one explicitly ..
 missing = "cuda:99" if torch.cuda.is_available() else "cuda"
 with expect_error(ValueError, missing):  # ... and hear at once if it is not there
     pick_device(missing)
+# PyTorch 2.6+: the same idea for any accelerator (CUDA, MPS, XPU, ...)
+if torch.accelerator.is_available():
+    accelerator = torch.accelerator.current_accelerator()
+else:
+    accelerator = torch.device("cpu")
+if accelerator.type in ("cuda", "mps", "cpu"):
+    assert accelerator.type == best.type  # agrees with pick_device()
 print("device:", device, "| pick_device():", best, "| available here:", available_devices())
+print("torch.accelerator:", accelerator)
 # --8<-- [end:device]
 
 # %%
@@ -94,8 +102,9 @@ if not torch.accelerator.is_available():  # asking anyway on a machine without a
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         batch, _ = next(iter(DataLoader(train_set, batch_size=4, pin_memory=True)))
-    assert not batch.is_pinned() and any("pin_memory" in str(w.message) for w in caught)
-    print("pin_memory=True without a GPU: a warning, and nothing is pinned")
+    assert not batch.is_pinned()  # nothing to pin for
+    warned = any("pin_memory" in str(w.message) for w in caught)
+    print(f"pin_memory=True without a GPU: nothing pinned; warning: {warned}")
 print("batch:", tuple(images.shape), "on", images.device.type, "| pinned before the copy:", on_cuda)
 # --8<-- [end:loader]
 
