@@ -24,7 +24,8 @@ print("Sigmoid:\n", sigmoid_out)
 
 # %%
 # --8<-- [start:module]
-class ActivationDemo(nn.Module):  # the seed notes' model, minus the reshape
+# The original notes' model, minus the reshape
+class ActivationDemo(nn.Module):
     def __init__(self):
         super().__init__()
         self.relu1 = nn.ReLU()

@@ -101,14 +101,15 @@ print("torch.flatten(x, 1):", tuple(per_image.shape))
 from torch.utils.data import Subset
 
 torch.manual_seed(0)
-seed_linear = nn.Linear(196608, 10)  # as in the seed notes: one input per number in the batch
-out = seed_linear(torch.flatten(images))
+# As in the original notes: one input per number in the whole batch
+notes_linear = nn.Linear(196608, 10)
+out = notes_linear(torch.flatten(images))
 assert out.shape == (10,)  # ten numbers for 64 images: the batch became one sample
-assert sum(p.numel() for p in seed_linear.parameters()) == 196608 * 10 + 10 == 1_966_090
+assert sum(p.numel() for p in notes_linear.parameters()) == 196608 * 10 + 10 == 1_966_090
 
 changed = images.clone()
 changed[63] = 0.0  # change the last image only ...
-moved = seed_linear(torch.flatten(changed)) != out
+moved = notes_linear(torch.flatten(changed)) != out
 assert moved.all()  # ... and every output moves: the 64 images are mixed into one prediction
 # One prediction cannot be scored against 64 labels: recent torch raises a
 # ValueError, torch 2.6 a RuntimeError ("size mismatch"); both name the 64.
@@ -122,7 +123,7 @@ last_images, _ = next(iter(DataLoader(Subset(test_set, range(len(test_set) - n_l
                                       batch_size=64)))
 assert last_images.shape == (n_last, 3, 32, 32)
 with expect_error(RuntimeError, "mat1 and mat2 shapes cannot be multiplied"):
-    seed_linear(torch.flatten(last_images))
+    notes_linear(torch.flatten(last_images))
 assert len(DataLoader(test_set, batch_size=64, drop_last=True)) == len(test_set) // 64  # hides it
 
 # The fix: flatten each image, and size the layer for one image.

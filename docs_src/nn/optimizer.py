@@ -172,7 +172,8 @@ torch.manual_seed(0)
 model = Moli()
 optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
 running = 0.0
-for step in range(3):  # the seed's version: running_loss = running_loss + result_loss
+# The original notes: running_loss = running_loss + result_loss
+for step in range(3):
     optimizer.zero_grad()
     loss = loss_fn(model(images), labels)
     loss.backward()

@@ -59,18 +59,19 @@ NO_CUDA_MESSAGES = (
 )
 
 
-def seed_style_batch():
-    hard_coded = torch.device("cuda")  # the seed's version: "cuda" written into the code
+def hard_coded_batch():
+    # the original notes' version: "cuda" written into the code
+    hard_coded = torch.device("cuda")
     return torch.zeros(2, 3).to(hard_coded)
 
 
 if torch.cuda.is_available():
-    assert seed_style_batch().device.type == "cuda"
+    assert hard_coded_batch().device.type == "cuda"
     print("CUDA is available here, so the hard-coded version runs; on a CPU-only machine it crashes")
 else:
     assert torch.device("cuda").type == "cuda"  # naming the device is fine; using it is not
     with expect_error(Exception) as crash:
-        seed_style_batch()
+        hard_coded_batch()
     assert isinstance(crash.error, (RuntimeError, AssertionError))
     assert any(message in str(crash.error) for message in NO_CUDA_MESSAGES)
     assert torch.zeros(2, 3).to(device).device.type == "cpu"  # the device variable just works

@@ -192,7 +192,8 @@ synchronize(device)
 start = time.perf_counter()
 for _ in range(10):
     product = a @ a
-returned = time.perf_counter() - start  # the seed's measurement: the loop has returned
+# The original notes' measurement: the loop has returned
+returned = time.perf_counter() - start
 synchronize(device)
 finished = time.perf_counter() - start  # the right one: the work is done
 if device.type == "cuda":
