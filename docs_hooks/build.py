@@ -137,7 +137,7 @@ def _figure_html(contents: bytes, extension: str, alt: str, page, config) -> str
     note = book.STANDIN_NOTE["en"].encode()
     if note in contents:  # a figure drawn from a synthetic stand-in: say so in the page's language
         contents = contents.replace(note, html.escape(book.STANDIN_NOTE[language]).encode())
-        alt = f"{alt} {'(' if language == 'en' else '（'}{book.STANDIN_NOTE[language]}{')' if language == 'en' else '）'}"
+        alt += f" ({book.STANDIN_NOTE['en']})" if language == "en" else f"（{book.STANDIN_NOTE['zh']}）"
     uri = f"assets/figures/{hashlib.sha256(contents).hexdigest()[:16]}.{extension}"
     target = Path(config.site_dir) / uri
     target.parent.mkdir(parents=True, exist_ok=True)
