@@ -181,18 +181,24 @@ def mnist(train: bool = True, transform: Callable | None = None,
         "use mnist(train=False), or get all of MNIST with: python -m pytorch_notes data")
 
 
+_announced_sample = False
+
+
 def hymenoptera_folder(root: str | os.PathLike | None = None) -> Path:
     """The ants-vs-bees photos on disk, laid out as ``train/{ants,bees}`` and ``val/{ants,bees}``.
 
     The full ``hymenoptera_data`` (about 240 training and 150 validation photos) under the data root when it
     is there; else the 120-photo sample shipped with this package (announced
-    by one printed line). Read it; don't write into it.
+    by one printed line, once per session). Read it; don't write into it.
     """
+    global _announced_sample
     full = data_root(root) / "hymenoptera_data"
     if all((full / split).is_dir() for split in ("train", "val")):
         return full
-    print("[pytorch_notes] ants/bees: using the 120 real photos shipped with pytorch_notes "
-          "(the full set: python -m pytorch_notes data)")
+    if not _announced_sample:  # once per session
+        print("[pytorch_notes] ants/bees: using the 120 real photos shipped with pytorch_notes "
+              "(the full set: python -m pytorch_notes data)")
+        _announced_sample = True
     return SAMPLES / "hymenoptera"
 
 
