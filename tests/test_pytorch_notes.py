@@ -201,7 +201,7 @@ def test_vgg16_falls_back_to_random_init_offline(capsys, monkeypatch, tmp_path):
     from pytorch_notes.models import vgg16
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # no cached weights either
-    model = vgg16(pretrained=True)  # the download is refused by the offline guard
+    model = vgg16(pretrained=True, root=tmp_path)  # nothing there, and the download is refused offline
     assert "ImageNet weights unavailable" in capsys.readouterr().out
     assert sum(p.numel() for p in model.parameters()) == 138_357_544
     assert model.classifier[6].out_features == 1000 and model.pretrained is False
