@@ -44,6 +44,8 @@ print("output std  per channel:", [f"{v:.3f}" for v in out_std.tolist()])
 import matplotlib.pyplot as plt
 
 plain_bn = nn.BatchNorm2d(3)  # gamma = 1, beta = 0: pure standardisation
+assert torch.equal(plain_bn.weight, torch.ones(3))  # the initial values
+assert torch.equal(plain_bn.bias, torch.zeros(3))
 z = plain_bn(x).detach()
 assert torch.allclose(z.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-5)
 assert torch.allclose(z.std(dim=(0, 2, 3), unbiased=False), torch.ones(3), atol=1e-3)
@@ -66,6 +68,7 @@ assert bn.momentum == 0.1 and bn.num_batches_tracked.item() == 0
 
 expected_mean = bn.running_mean.clone()
 expected_var = bn.running_var.clone()
+if_biased = bn.running_var.clone()  # what a biased running_var would hold
 for step in range(2):
     batch = torch.randn(8, 3, 6, 6) * channel_std + channel_mean
     bn(batch)
@@ -73,13 +76,15 @@ for step in range(2):
     batch_var_unbiased = batch.var(dim=(0, 2, 3), unbiased=True)  # divide by n - 1
     expected_mean = 0.9 * expected_mean + 0.1 * batch_mean
     expected_var = 0.9 * expected_var + 0.1 * batch_var_unbiased
+    batch_var_biased = batch.var(dim=(0, 2, 3), unbiased=False)  # divide by n
+    if_biased = 0.9 * if_biased + 0.1 * batch_var_biased
     assert torch.allclose(bn.running_mean, expected_mean, atol=1e-5)
     assert torch.allclose(bn.running_var, expected_var, atol=1e-5)
 
 assert bn.num_batches_tracked.item() == 2  # one per forward pass in train mode
-n = 8 * 6 * 6  # values per channel
-biased = batch.var(dim=(0, 2, 3), unbiased=False)
-assert torch.allclose(batch_var_unbiased, biased * n / (n - 1))
+assert not torch.allclose(bn.running_var, if_biased, atol=1e-5)  # n - 1, not n
+# The initial 0 still weighs 0.9 ** 2 = 0.81: channel 0 is near 0.19 * 5.
+assert abs(bn.running_mean[0] - 0.19 * 5) < 0.1
 print("after 2 batches:  running_mean", bn.running_mean, " running_var", bn.running_var)
 
 # The starting values (0 and 1) still weigh 0.9**k after k batches: keep training.
@@ -97,6 +102,14 @@ cumulative(first)
 cumulative(second)
 average_of_means = (first.mean(dim=(0, 2, 3)) + second.mean(dim=(0, 2, 3))) / 2
 assert torch.allclose(cumulative.running_mean, average_of_means, atol=1e-6)
+
+# momentum=0.9 (an optimizer's value) keeps 90% of the newest batch.
+jumpy = nn.BatchNorm2d(3, momentum=0.9)
+jumpy(first)
+jumpy(second)
+older, newest = first.mean(dim=(0, 2, 3)), second.mean(dim=(0, 2, 3))
+expected = 0.9 * newest + 0.1 * (0.9 * older)  # the initial 0 is all but gone
+assert torch.allclose(jumpy.running_mean, expected, atol=1e-6)
 # --8<-- [end:bn_running]
 
 # %%
@@ -260,7 +273,7 @@ assert torch.equal(torch.flatten(x, start_dim=1), nn.Flatten()(x))
 assert torch.equal(x.view(x.size(0), -1), nn.Flatten()(x))
 
 linear = nn.Linear(192, 10)
-with expect_error(RuntimeError):
+with expect_error(RuntimeError, "cannot be multiplied"):
     linear(torch.flatten(x))  # 768 features do not fit 192 inputs
 
 one_image = torch.randn(1, 3, 8, 8)

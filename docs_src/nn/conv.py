@@ -17,13 +17,15 @@ kernel = torch.tensor([[1, 2, 1],
                        [0, 1, 0],
                        [2, 1, 0]], dtype=torch.float32)
 
-with expect_error(RuntimeError):  # conv2d accepted a 2-D input
+with expect_error(RuntimeError, "Expected 3D (unbatched) or 4D (batched)"):
     F.conv2d(image, kernel)  # plain 2-D tensors: conv2d does not know which axis is which
 
 x = image.reshape(1, 1, 5, 5)  # (N, C, H, W): one image, one channel, 5x5
 weight = kernel.reshape(1, 1, 3, 3)  # (out_channels, in_channels, kH, kW)
 assert x.shape == (1, 1, 5, 5) and weight.shape == (1, 1, 3, 3)
 assert torch.equal(x[0, 0], image)  # reshape only adds axes of size 1, the numbers stay
+unbatched = F.conv2d(x[0], weight)  # (C, H, W): one image, no batch axis
+assert torch.equal(unbatched, F.conv2d(x, weight)[0])
 print("input:", tuple(x.shape), " weight:", tuple(weight.shape))
 # --8<-- [end:shapes]
 
@@ -126,7 +128,7 @@ assert torch.equal(same, out_p1)  # for k = 3, "same" is padding=1
 assert F.conv2d(x, torch.ones(1, 1, 5, 5), padding="same").shape == x.shape  # k = 5: padding 2
 assert torch.equal(F.conv2d(x, weight, padding="valid"), out_s1)  # "valid" = no padding
 
-with expect_error(RuntimeError):  # padding='same' accepted stride=2
+with expect_error(RuntimeError, "not supported for strided convolutions"):
     F.conv2d(x, weight, stride=2, padding="same")
 print("padding='same':", tuple(x.shape), "->", tuple(same.shape))
 # --8<-- [end:same]

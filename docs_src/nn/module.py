@@ -103,6 +103,8 @@ for name, parameter in model.named_parameters():
     print(f"{name:12s} {tuple(parameter.shape)}")
 
 n_parameters = sum(p.numel() for p in model.parameters())
+assert model.hidden.weight.shape == (8, 4)  # (n_out, n_in)
+assert model.hidden.bias.shape == (8,)
 assert n_parameters == (4 * 8 + 8) + (8 * 2 + 2)  # weight + bias of each Linear
 assert [name for name, _ in model.named_parameters()] == [
     "hidden.weight", "hidden.bias", "head.weight", "head.bias",
@@ -142,6 +144,10 @@ assert count(hidden_list) == 0  # the layers exist and run, but the module canno
 assert hidden_list(torch.randn(2, 4)).shape == (2, 4)
 assert len(hidden_list.state_dict()) == 0 and len(module_list.state_dict()) == 6
 assert list(module_list.state_dict())[:2] == ["layers.0.weight", "layers.0.bias"]
+hidden_list.to(torch.float64)  # .to() cannot reach the hidden layers either
+assert hidden_list.layers[0].weight.dtype == torch.float32
+module_list.to(torch.float64)
+assert module_list.layers[0].weight.dtype == torch.float64
 
 # The same for dictionaries: a plain dict hides its modules, nn.ModuleDict registers them.
 holder = nn.Module()

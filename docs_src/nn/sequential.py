@@ -15,8 +15,10 @@ def conv_out(size, kernel, stride=1, padding=0, dilation=1):
 
 assert conv_out(32, kernel=5, padding=2) == 32  # 32 + 4 - 4 - 1 + 1: the size is kept
 assert conv_out(32, kernel=5, padding=0) == 28  # without padding a 5x5 kernel eats 2 pixels per side
-for kernel in (1, 3, 5, 7):  # odd kernel, stride 1: padding = (kernel - 1) / 2 keeps any size
+for kernel in (1, 3, 5, 7):  # odd k, stride 1: padding (k-1)/2 keeps the size
     for size in (8, 16, 32):
+        layer = nn.Conv2d(1, 1, kernel, padding=(kernel - 1) // 2)
+        assert layer(torch.ones(1, 1, size, size)).shape[-1] == size
         assert conv_out(size, kernel, padding=(kernel - 1) // 2) == size
 
 conv = nn.Conv2d(3, 32, kernel_size=5, padding=2)
@@ -30,7 +32,7 @@ print("5x5 conv, padding 2:", tuple(conv(x).shape), "| padding 0:", conv_out(32,
 # %%
 # --8<-- [start:by_hand]
 class MoliByHand(nn.Module):
-    """The course's first version: one attribute per layer, the order written out in forward."""
+    """The original notes' first version: one attribute per layer."""
 
     def __init__(self):
         super().__init__()
@@ -55,7 +57,7 @@ class MoliByHand(nn.Module):
 
 torch.manual_seed(0)
 by_hand = MoliByHand()
-batch = torch.ones((64, 3, 32, 32))  # the course's check: 64 "images" of ones
+batch = torch.ones((64, 3, 32, 32))  # the notes' check: 64 "images" of ones
 scores = by_hand(batch)
 assert scores.shape == (64, 10)  # ten scores per image
 print("MoliByHand output:", tuple(scores.shape))
@@ -123,7 +125,8 @@ assert shapes == [
     (64, 1024),  # 64 channels * 4 * 4
     (64, 64), (64, 10),
 ]
-assert 64 * 4 * 4 == 1024  # why the first Linear has in_features=1024
+_, channels, height, width = shapes[5]  # what the last pool hands on
+assert seq[7].in_features == channels * height * width == 64 * 4 * 4
 # --8<-- [end:trace]
 
 # %%
@@ -201,7 +204,8 @@ torch.manual_seed(2)
 a, b = torch.randn(2, 1024), torch.randn(2, 1024)
 same = torch.allclose(second(first(a)), merged(a), atol=1e-5)
 assert same
-assert count_parameters(merged) == 10_250  # does the work of 66,250 parameters
+assert count_parameters(merged) == 10_250  # does the work of ...
+assert count_parameters(seq[7:]) == 66_250  # ... these two layers
 
 
 def is_affine(f, x, y):
@@ -209,11 +213,11 @@ def is_affine(f, x, y):
     return torch.allclose(f(x + y) + f(torch.zeros_like(x)), f(x) + f(y), atol=1e-5)
 
 
-assert is_affine(seq[7:], a, b)  # the course's head: affine
+assert is_affine(seq[7:], a, b)  # the original notes' head: affine
 assert not is_affine(nn.Sequential(seq[7], nn.ReLU(), seq[8]), a, b)  # a ReLU in between bends it
 u, v = torch.randn(2, 3, 32, 32), torch.randn(2, 3, 32, 32)
 assert is_affine(seq[0], u, v)  # a convolution is affine too
-assert not is_affine(seq, u, v)  # the course's net bends only because of its max pools
+assert not is_affine(seq, u, v)  # only the max pools bend the whole net
 print("Linear(1024, 64) -> Linear(64, 10) equals one Linear(1024, 10):", same)
 # --8<-- [end:linear_collapse]
 
@@ -242,7 +246,7 @@ assert not torch.allclose(moli(images), seq(images))  # the ReLUs change the fun
 image = images[0]  # (3, 32, 32): one image, no batch dimension
 with expect_error(ValueError, "add a batch dimension"):
     moli(image)
-with expect_error(RuntimeError, "cannot be multiplied"):
+with expect_error(RuntimeError, "(64x16 and 1024x64)"):
     seq(image)  # the plain Sequential fails deep inside, with a puzzling message
 assert moli(image.unsqueeze(0)).shape == (1, 10)
 # --8<-- [end:moli]

@@ -39,6 +39,7 @@ with torch.no_grad():
 
 first_weight = model.model[0].weight
 result = model.load_state_dict(torch.load(state_path, weights_only=True))
+assert model.training  # saved in eval mode, loaded: the mode did not come along
 model.eval()  # load_state_dict does not change the mode; set it for inference
 
 with torch.no_grad():
@@ -61,7 +62,7 @@ print("   ", str(refused.error).splitlines()[1].strip()[:80], "...")
 
 result = model.load_state_dict(wrapped, strict=False)  # loads what matches, which is nothing
 assert result._fields == ("missing_keys", "unexpected_keys")  # a named tuple
-assert result.missing_keys == list(state)
+assert result.missing_keys == list(state) and len(state) == 10  # all ten
 assert result.unexpected_keys == list(wrapped)
 print("strict=False, missing:", len(result.missing_keys), "unexpected:", len(result.unexpected_keys))
 
@@ -99,6 +100,8 @@ def refusal(path):
 message = refusal(whole_path)
 assert message.startswith("Weights only load failed")
 assert "we changed the default value of the `weights_only` argument" in message
+assert "can result in arbitrary code execution" in message  # way out (1)
+assert "safe_globals" in message  # way out (2): an allowlist
 assert "Unsupported global: GLOBAL pytorch_notes.models.Moli" in message
 print(next(line.strip() for line in message.splitlines() if "Unsupported global" in line))
 

@@ -18,7 +18,8 @@ assert isinstance(model, nn.Module)
 star = {}
 exec("from pytorch_notes.models import *", star)
 dragged_in = sorted(name for name in star if not name.startswith("__"))
-assert {"Moli", "LeNet", "vgg16", "torch", "nn"} <= set(dragged_in)
+names = {"Moli", "LeNet", "vgg16", "torch", "nn", "annotations"}
+assert names <= set(dragged_in)
 print("import * brings:", dragged_in)
 # --8<-- [end:import]
 
@@ -71,6 +72,8 @@ assert torch.serialization.DEFAULT_PROTOCOL == 2  # the pickle protocol torch.sa
 pickled = pickle.dumps(Moli, protocol=2)
 assert b"pytorch_notes.models\nMoli" in pickled
 assert b"forward" not in pickled and len(pickled) < 40  # no trace of the methods
+opcodes = [op.name for op, _, _ in pickletools.genops(pickled)]
+assert opcodes == ["PROTO", "GLOBAL", "BINPUT", "STOP"]  # one GLOBAL reference
 pickletools.dis(pickled)
 
 # Unpickling repeats the lookup: import the module, take the attribute.

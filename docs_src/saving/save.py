@@ -85,7 +85,8 @@ n_params = sum(p.numel() for p in model.parameters())
 weight_bytes = 4 * n_params  # float32: 4 bytes per number
 whole_size = whole_path.stat().st_size
 state_size = state_path.stat().st_size
-assert whole_size > weight_bytes and state_size > weight_bytes
+for size in (whole_size, state_size):  # a few kB of zip and pickle on top
+    assert 0 < size - weight_bytes < 20_000
 assert abs(whole_size - state_size) / state_size < 0.03  # within 3 %: the weights dominate
 assert whole_size > state_size  # the whole model also stores every layer's settings
 print(f"weights alone: {weight_bytes:,} bytes")
@@ -95,6 +96,7 @@ print(f"state_dict:    {state_size:,} bytes")
 
 # %%
 # --8<-- [start:trap]
+import pickle
 import runpy
 import subprocess
 import sys
@@ -127,6 +129,9 @@ load_whole = ('import torch; torch.load("checkpoints/save/scriptnet_whole.pth",'
 result = subprocess.run([sys.executable, "-c", load_whole], capture_output=True, text=True)
 assert result.returncode != 0
 assert "AttributeError: Can't get attribute 'ScriptNet' on <module '__main__'" in result.stderr
+# Without weights_only=False, torch.load refuses the file before any lookup.
+with expect_error(pickle.UnpicklingError, "Weights only load failed"):
+    torch.load(folder / "scriptnet_whole.pth", weights_only=True)
 print("other process:", result.stderr.strip().splitlines()[-1])
 
 # The state_dict holds only tensors: any process loads it, safely.
