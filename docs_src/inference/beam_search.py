@@ -37,7 +37,9 @@ assert abs(lm.log_prob(tokens) - sum(step_log_probs)) < 1e-6
 
 # Why logs: a product of many probabilities underflows, a sum of logs does not.
 p = torch.full((200,), 0.5)
-assert p.prod() == 0 and torch.isclose(p.log().sum(), torch.tensor(200 * math.log(0.5)))
+assert p.prod() == 0  # 0.5**200 = 6.2e-61, below float32's smallest 1.4e-45
+assert math.isclose(p.double().prod().item(), 6.223e-61, rel_tol=1e-3)
+assert p.log().sum().isfinite()  # -138.6: an ordinary number
 # --8<-- [end:scores]
 
 # %%
@@ -63,6 +65,7 @@ best_tokens, best_log_prob = every[0]
 assert lm.decode(best_tokens) == "<s> the cat </s>" and abs(math.exp(best_log_prob) - 0.198) < 1e-6
 assert greedy.log_prob < best_log_prob - 0.5  # greedy is not optimal: 0.110 vs 0.198
 assert abs(sum(math.exp(lp) for _, lp in every) - 1) < 1e-6  # the sequences share all the mass
+assert len(every) == 10
 print(len(every), "sequences in all")
 # --8<-- [end:exhaustive]
 
@@ -187,8 +190,8 @@ plain = [h.tokens for h in beam_search(lm, BOS, EOS, beam_width=2, max_len=6)]
 diverse = diverse_groups(lm, num_groups=2, strength=1.0, max_len=6)
 print("plain beam:", [lm.decode(s[1:]) for s in plain])
 print("diverse:   ", [lm.decode(s[1:]) for s in diverse])
-assert plain[0][1] == plain[1][1]  # both plain hypotheses start with "the"
-assert diverse[0][1] != diverse[1][1]  # the two groups start differently
+assert plain[0][1:3] == plain[1][1:3]  # both plain hypotheses start "the cat"
+assert [vocab[s[1]] for s in diverse] == ["a", "the"]  # group 2 avoids "a"
 assert diverse_groups(lm, 2, 0.0, 6) == [greedy.tokens] * 2  # no penalty: every group is greedy
 # --8<-- [end:diverse]
 

@@ -69,7 +69,8 @@ assert torch.allclose((logits / 1.0).softmax(dim=-1), probs)  # T = 1: unchanged
 assert (logits / 0.05).softmax(dim=-1).max() > 0.9999  # T -> 0: one-hot on the argmax
 assert torch.allclose((logits / 100.0).softmax(dim=-1), torch.full((5,), 0.2), atol=0.005)  # T -> inf: uniform
 assert all(a < b for a, b in zip(entropies, entropies[1:]))  # entropy grows with T
-assert entropies[-1] < torch.log(torch.tensor(5.0)).item()  # ... up to log V, the uniform's
+log_V = torch.log(torch.tensor(5.0)).item()
+assert entropies[0] < 1e-3 and log_V - entropies[-1] < 1e-3  # from 0 to log V
 
 from pytorch_notes.decoding import apply_temperature
 
@@ -85,7 +86,6 @@ p_k = kept_logits.softmax(dim=-1)
 print("top-3:", p_k.numpy().round(3))
 
 assert (p_k > 0).sum() == k  # exactly k tokens survive
-assert torch.allclose(p_k.sum(), torch.tensor(1.0))  # renormalised
 assert torch.allclose(p_k[indices], probs[indices] / probs[indices].sum())  # p_i / (mass of the top k)
 assert (p_k[indices] > probs[indices]).all()  # the survivors share the removed mass
 
@@ -108,7 +108,7 @@ assert probs[keep].sum() >= p and probs[keep[:-1]].sum() < p  # the smallest suc
 
 p_p = torch.zeros(5)
 p_p[keep] = probs[keep] / probs[keep].sum()
-assert torch.allclose(p_p[keep], torch.tensor([0.45, 0.25, 0.15]) / 0.85)
+assert torch.isclose(probs[keep].sum(), torch.tensor(0.85))  # the divisor
 
 from pytorch_notes.decoding import top_p_filter
 
@@ -160,6 +160,9 @@ print("final:", final.numpy().round(3))
 # The order matters: top-p before a sharpening temperature keeps 3 tokens, after it only 2.
 assert (top_p_filter(logits, 0.75) / 0.5).isfinite().sum() == 3
 assert top_p_filter(logits / 0.5, 0.75).isfinite().sum() == 2
+sharp = (logits / 0.5).softmax(dim=-1)  # cat 0.675, cat + dog 0.883 > 0.75
+expected = torch.tensor([0.675, 0.883])
+assert torch.allclose(sharp[:2].cumsum(0), expected, atol=1e-3)
 
 # Temperature, top-k and top-p never remove or demote the argmax: greedy ignores them.
 torch.manual_seed(0)
@@ -204,7 +207,7 @@ for seed in range(3):
 cold = {generate(lm, seed, temperature=0.3) for seed in range(100)}
 warm = {generate(lm, seed, temperature=1.5) for seed in range(100)}
 print(len(cold), "different sentences at T = 0.3,", len(warm), "at T = 1.5")
-assert len(cold) < len(warm)
+assert len(warm) > 1.4 * len(cold)  # T = 1.5: far more variety
 
 penalised_greedy = greedy_decode(lambda prefix: apply_repetition_penalty(lm(prefix), prefix[1:], 2.0),
                                  BOS, EOS, max_len=12)

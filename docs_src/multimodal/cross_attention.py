@@ -25,7 +25,13 @@ output = weights @ v  # (2, 7, 32)
 
 assert q.shape == (2, 7, 16) and k.shape == (2, 49, 16) and v.shape == (2, 49, 32)
 assert scores.shape == weights.shape == (2, 7, 49) and output.shape == (2, 7, 32)
-assert torch.allclose(weights.sum(dim=-1), torch.ones(2, 7))  # each text token: a distribution over 49 patches
+# Each example reads its own image only: change image 0, output 1 stays.
+changed = image.clone()
+changed[0] = torch.randn(49, 48)
+q2, k2, v2 = text @ W_q, changed @ W_k, changed @ W_v
+again = (q2 @ k2.transpose(-2, -1) / math.sqrt(d_k)).softmax(dim=-1) @ v2
+assert torch.allclose(again[1], output[1])
+assert not torch.allclose(again[0], output[0], atol=1e-2)
 # Text token 3 of image 1 = a weighted mean of that image's 49 patch values.
 assert torch.allclose(output[1, 3], (weights[1, 3, :, None] * v[1]).sum(dim=0), atol=1e-6)
 print("weights:", tuple(weights.shape), "| row sums:", weights.sum(dim=-1)[0].numpy().round(4))
