@@ -103,7 +103,7 @@ from pytorch_notes import expect_error
 torch.manual_seed(0)
 w = torch.randn(3, requires_grad=True) * 0.01  # scaled after tracking started
 assert not w.is_leaf  # it is the output of a multiplication
-with expect_error(ValueError):  # an optimizer only accepts leaves
+with expect_error(ValueError, "non-leaf"):  # an optimizer only takes leaves
     torch.optim.SGD([w], lr=0.1)
 
 w = (torch.randn(3) * 0.01).requires_grad_()  # scale first, then track
@@ -116,7 +116,8 @@ assert not torch.randn(3, requires_grad=True).double().is_leaf  # a copy is an o
 x = torch.tensor([1.0, 2.0], requires_grad=True)
 y = (x**2).sum()  # x**2 saves x for its backward (d x²/dx = 2x)
 y.backward()
-with expect_error(RuntimeError):  # a graph's saved tensors are freed after backward
+# a graph's saved tensors are freed after backward
+with expect_error(RuntimeError, "through the graph a second time"):
     y.backward()  # the saved x was freed by the first call
 
 x.grad = None
@@ -175,7 +176,7 @@ assert copy.data_ptr() != x.data_ptr()
 copy[0] = -1.0
 assert x[0].item() == 10.0
 
-with expect_error(RuntimeError):  # numpy() refuses a tensor that requires grad
+with expect_error(RuntimeError, "Use tensor.detach().numpy()"):
     x.numpy()  # NumPy cannot follow the graph
 print("x.detach().cpu().numpy():", x.detach().cpu().numpy())  # works on any device
 # --8<-- [end:shared-storage]
@@ -187,7 +188,8 @@ e = x.exp()  # exp saves its output e for backward (d eˣ/dx = eˣ)
 assert e._version == 0
 e.detach().zero_()  # same storage: overwrites what backward needs
 assert e._version == 1  # but the change was counted
-with expect_error(RuntimeError):  # autograd detects a saved tensor changed in place
+# autograd detects a saved tensor changed in place
+with expect_error(RuntimeError, "modified by an inplace operation"):
     e.sum().backward()
 
 e = x.exp()

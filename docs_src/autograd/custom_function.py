@@ -173,6 +173,9 @@ _, w_quantized_ste, loss_ste = results["RoundSTE"]
 assert w_round == 0.0  # w never moved: its gradient was always 0
 assert w_quantized_ste == 2.0  # the quantized slope found the true slope
 assert loss_ste < loss_round / 100
+# Only b learned: the best constant is mean(y), which leaves y's variance.
+assert abs(loss_round - y.var(unbiased=False).item()) < 1e-3
+assert abs(loss_ste - 0.1**2) < 0.1 * 0.1**2  # the noise variance, as in 01
 # --8<-- [end:ste_training]
 
 # %%

@@ -48,6 +48,17 @@ for step in range(200):
 assert abs(w - 2.0) < 0.05 and abs(b - 1.0) < 0.05
 assert history[-1] < history[0] / 100
 print(f"learned w = {w:.3f}, b = {b:.3f}")
+
+# The floor: the best any line can do (least squares, solved exactly)
+# is what the noise leaves, its variance 0.1**2 = 0.01.
+A = torch.cat([x, torch.ones_like(x)], dim=1)
+best = ((A @ torch.linalg.lstsq(A, y).solution - y) ** 2).mean().item()
+noise_power = ((y - (2 * x + 1)) ** 2).mean().item()  # left by the true line
+assert abs(history[-1] - best) < 1e-3 * best  # descent reached the floor
+assert best <= noise_power < 1.05 * best  # the true line is barely worse
+assert abs(best - 0.1**2) < 0.1 * 0.1**2  # and the floor is the noise variance
+print(f"final loss {history[-1]:.5f}, best line {best:.5f}, "
+      f"true line {noise_power:.5f}")
 # --8<-- [end:descent]
 
 # %%

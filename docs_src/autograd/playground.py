@@ -8,7 +8,7 @@ import torch
 from pytorch_notes import available_devices, pick_device
 
 device = pick_device()  # CUDA if there is a GPU, then Apple's MPS, else the CPU
-assert isinstance(torch.__version__, str)
+assert torch.__version__ >= "2.6"  # the oldest PyTorch this book supports
 assert isinstance(device, torch.device) and device.type in available_devices()
 print("torch", torch.__version__)
 print("devices here:", available_devices(), "| this page uses:", device)

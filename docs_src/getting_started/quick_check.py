@@ -14,7 +14,12 @@ print("torch", torch.__version__, "| torchvision", torchvision.__version__)
 
 # %%
 # --8<-- [start:devices]
-assert torch.cuda.is_available() == (torch.cuda.device_count() > 0)
+cuda_build = torch.version.cuda  # e.g. "12.6"; None in a CPU-only build
+if "+cpu" in torch.__version__:
+    assert cuda_build is None  # the suffix names the build
+if cuda_build is None and torch.version.hip is None:  # no GPU libraries...
+    assert not torch.cuda.is_available()  # ...so no GPU, whatever the machine
+print("CUDA build:    ", cuda_build)
 print("CUDA available:", torch.cuda.is_available())
 print("CUDA devices:  ", torch.cuda.device_count())
 print("MPS available: ", torch.backends.mps.is_available())
