@@ -42,7 +42,7 @@ def test_device_round_trip_and_mixing_raises():
           f"({gigabytes / seconds:.1f} GB/s, pageable memory)")
 
 
-def test_gpu_matmul_is_faster_and_timing_needs_synchronize():
+def test_gpu_matmul_timed_with_and_without_synchronize():
     torch.manual_seed(0)
     size = 4096
     a_cpu, b_cpu = torch.randn(size, size), torch.randn(size, size)
