@@ -51,10 +51,21 @@ for steps in (1, 3):
     assert not torch.allclose(adam_l2, adamw)  # same lr, same weight_decay, different weights
     print(f"after {steps} step(s): Adam+L2 {[round(x, 4) for x in adam_l2.tolist()]}, "
           f"AdamW {[round(x, 4) for x in adamw.tolist()]}")
+
+# Plain SGD: adding lambda * theta to the gradient IS shrinking theta.
+theta = torch.nn.Parameter(theta_start.clone())
+sgd = torch.optim.SGD([theta], lr=lr, weight_decay=weight_decay)
+loss_fn(theta).backward()
+sgd.step()
+shrunk = (1 - lr * weight_decay) * theta_start - lr * (theta_start - target)
+assert torch.allclose(theta.detach(), shrunk)
 # --8<-- [end:adam_vs_adamw]
 
 # %%
 # --8<-- [start:why_decoupled]
+import math
+
+
 def pure_decay(optimizer_class, decay, steps=10):
     theta = torch.nn.Parameter(torch.tensor([0.5, 50.0]))  # a small and a large weight
     optimizer = optimizer_class([theta], lr=lr, weight_decay=decay)
@@ -69,6 +80,9 @@ weak, strong = 0.01, 1.0
 # Adam + L2: the decay gradient lambda * theta is divided by its own size, so lambda cancels.
 assert torch.allclose(pure_decay(torch.optim.Adam, weak), pure_decay(torch.optim.Adam, strong), atol=1e-5)
 assert torch.allclose(pure_decay(torch.optim.Adam, weak, steps=1), start - lr)  # each weight moves by lr
+adam_end = pure_decay(torch.optim.Adam, strong)
+assert adam_end[0] < 0  # the small weight 0.5 is pushed through zero
+assert math.isclose(start[1] - adam_end[1], 10 * lr, rel_tol=0.01)  # ~lr a step
 # AdamW: theta_k = (1 - lr * lambda)^k * theta_0, proportional to the weight and to lambda.
 for decay in (weak, strong):
     assert torch.allclose(pure_decay(torch.optim.AdamW, decay), start * (1 - lr * decay) ** 10)
@@ -81,6 +95,8 @@ print("AdamW,   lambda=1.0: ", [round(x, 4) for x in pure_decay(torch.optim.Adam
 # %%
 # --8<-- [start:param_groups]
 import torch.nn as nn
+
+from pytorch_notes import expect_error
 
 torch.manual_seed(0)
 model = nn.Sequential(nn.Linear(8, 16), nn.LayerNorm(16), nn.ReLU(), nn.Linear(16, 2))
@@ -101,7 +117,13 @@ optimizer = torch.optim.AdamW(
 )
 assert [g["weight_decay"] for g in optimizer.param_groups] == [0.1, 0.0]
 assert all(g["lr"] == 0.01 and g["betas"] == (0.9, 0.999) for g in optimizer.param_groups)  # defaults fill in
-assert sum(len(g["params"]) for g in optimizer.param_groups) == len(params)  # each parameter exactly once
+# Each parameter in exactly one group: every one is there, and PyTorch refuses
+# a parameter that appears twice.
+in_groups = {id(p) for g in optimizer.param_groups for p in g["params"]}
+assert in_groups == {id(p) for p in model.parameters()}
+with expect_error(ValueError, "more than one parameter group"):
+    torch.optim.AdamW([{"params": [params["0.weight"]]},
+                       {"params": [params["0.weight"], params["0.bias"]]}])
 
 # A step with zero gradients shows the decay alone.
 before = {n: p.detach().clone() for n, p in params.items()}
@@ -246,7 +268,7 @@ for step in range(total):
     scheduler.step()
     losses.append(loss.item())
 assert math.isclose(scheduler.get_last_lr()[0], 0.001) and math.isclose(scheduler.get_last_lr()[1], 0.001)
-assert losses[-1] < losses[0] / 2
+assert losses[-1] < losses[0] / 50  # the loss falls by far more than 50x
 print(f"loss {losses[0]:.3f} -> {losses[-1]:.3f}; final lrs {[round(x, 4) for x in scheduler.get_last_lr()]}")
 # --8<-- [end:warmup_package]
 
