@@ -15,12 +15,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-
-def _check_float_tensor(name: str, value) -> None:
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-    if not value.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
+from pytorch_notes._checks import check_real, check_tensor, check_type
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -41,7 +36,7 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
         ValueError: if either is empty.
     """
     for name, value in (("real_logits", real_logits), ("fake_logits", fake_logits)):
-        _check_float_tensor(name, value)
+        check_tensor(name, value)
         if value.numel() == 0:
             raise ValueError(f"{name} must not be empty")
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
@@ -67,11 +62,10 @@ def generator_loss(fake_logits: torch.Tensor, saturating: bool = False) -> torch
         TypeError: if fake_logits is not a floating-point tensor or saturating is not a bool.
         ValueError: if fake_logits is empty.
     """
-    _check_float_tensor("fake_logits", fake_logits)
+    check_tensor("fake_logits", fake_logits)
     if fake_logits.numel() == 0:
         raise ValueError("fake_logits must not be empty")
-    if not isinstance(saturating, bool):
-        raise TypeError(f"saturating must be a bool, got {type(saturating).__name__}")
+    check_type("saturating", saturating, bool, "a bool")
     if saturating:
         return -F.softplus(fake_logits).mean()  # log(1 - sigmoid(l)) = -softplus(l)
     return F.softplus(-fake_logits).mean()  # -log sigmoid(l) = softplus(-l)
@@ -107,8 +101,8 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     """
     if not callable(critic):
         raise TypeError(f"critic must be callable, got {type(critic).__name__}")
-    _check_float_tensor("real", real)
-    _check_float_tensor("fake", fake)
+    check_tensor("real", real)
+    check_tensor("fake", fake)
     if real.shape != fake.shape:
         raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
     if real.dim() < 1 or real.shape[0] == 0:
@@ -117,7 +111,7 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     if epsilon is None:
         epsilon = torch.rand(n, dtype=real.dtype, device=real.device)
     else:
-        _check_float_tensor("epsilon", epsilon)
+        check_tensor("epsilon", epsilon)
         if epsilon.shape != (n,):
             raise ValueError(f"epsilon must have shape ({n},), got {tuple(epsilon.shape)}")
         if (epsilon < 0).any() or (epsilon > 1).any():
@@ -154,14 +148,11 @@ def mode_coverage(samples: torch.Tensor, centres: torch.Tensor, max_distance: fl
         ValueError: if the shapes are not ``(N, D)`` and ``(M, D)`` with the same
             ``D`` and ``M >= 1``, or max_distance is not positive.
     """
-    _check_float_tensor("samples", samples)
-    _check_float_tensor("centres", centres)
+    check_tensor("samples", samples)
+    check_tensor("centres", centres)
     if samples.dim() != 2 or centres.dim() != 2 or samples.shape[1] != centres.shape[1] or centres.shape[0] < 1:
         raise ValueError(f"samples and centres must have shapes (N, D) and (M, D) with M >= 1, got "
                          f"{tuple(samples.shape)} and {tuple(centres.shape)}")
-    if isinstance(max_distance, bool) or not isinstance(max_distance, (int, float)):
-        raise TypeError(f"max_distance must be a real number, got {type(max_distance).__name__}")
-    if not max_distance > 0:
-        raise ValueError(f"max_distance must be > 0, got {max_distance}")
+    check_real("max_distance", max_distance, above=0)
     distance, nearest = torch.cdist(samples, centres.to(samples.dtype)).min(dim=1)
     return torch.bincount(nearest[distance <= max_distance], minlength=centres.shape[0])

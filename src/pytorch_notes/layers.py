@@ -8,17 +8,10 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from pytorch_notes._checks import check_int
+from pytorch_notes._checks import check_int, check_real, check_tensor
 from pytorch_notes.attention import MultiHeadAttention
 
 
-def _check_input(x, size: int, what: str) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor, got {x.dtype}")
-    if x.dim() < 1 or x.shape[-1] != size:
-        raise ValueError(f"x must have {what}, got shape {tuple(x.shape)}")
 
 
 class RMSNorm(nn.Module):
@@ -40,12 +33,8 @@ class RMSNorm(nn.Module):
     def __init__(self, size: int, eps: float = 1e-6):
         super().__init__()
         check_int("size", size, 1)
-        if not isinstance(eps, (int, float)) or isinstance(eps, bool):
-            raise TypeError(f"eps must be a float, got {type(eps).__name__}")
-        if eps < 0:
-            raise ValueError(f"eps must be non-negative, got {eps}")
         self.size = size
-        self.eps = float(eps)
+        self.eps = check_real("eps", eps, minimum=0)
         self.weight = nn.Parameter(torch.ones(size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -55,7 +44,7 @@ class RMSNorm(nn.Module):
             TypeError: if x is not a floating-point tensor.
             ValueError: if the last dimension of x is not ``size``.
         """
-        _check_input(x, self.size, f"last dimension {self.size}")
+        check_tensor("x", x, (..., self.size))
         rms = x.pow(2).mean(dim=-1, keepdim=True).add(self.eps).sqrt()
         return x / rms * self.weight
 
@@ -118,9 +107,7 @@ class _EncoderBlock(nn.Module):
             getattr(self, name).load_state_dict(getattr(layer, name).state_dict())
 
     def _check(self, x) -> None:
-        _check_input(x, self.d_model, f"shape (N, length, {self.d_model})")
-        if x.dim() != 3:
-            raise ValueError(f"x must have shape (N, length, {self.d_model}), got {tuple(x.shape)}")
+        check_tensor("x", x, ("N", "length", self.d_model))
 
 
 class PostLNBlock(_EncoderBlock):
