@@ -69,16 +69,38 @@ print("v^T J =", vjp_value, "  J u =", jvp_value)
 
 # %%
 # --8<-- [start:cost]
+class CountPasses(torch.autograd.Function):
+    """Identity on f's output; counts the passes autograd runs through it."""
+    backward_passes = 0
+    forward_passes = 0  # forward-mode passes: tangents pushed through (JVPs)
+
+    @staticmethod
+    def forward(y):
+        return y.clone()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        CountPasses.backward_passes += 1
+        return grad_y
+
+    @staticmethod
+    def jvp(ctx, tangent_y):
+        CountPasses.forward_passes += 1
+        return tangent_y
+
 def jacobian_reverse(f, x):
     """Row by row: one VJP (one backward pass) per output."""
     y, vjp_fn = torch.func.vjp(f, x)
-    rows = [vjp_fn(e)[0] for e in torch.eye(y.numel())]
-    return torch.stack(rows), len(rows)
+    return torch.stack([vjp_fn(e)[0] for e in torch.eye(y.numel())])
 
 def jacobian_forward(f, x):
     """Column by column: one JVP (one forward pass with a tangent) per input."""
     columns = [torch.func.jvp(f, (x,), (e,))[1] for e in torch.eye(x.numel())]
-    return torch.stack(columns, dim=1), len(columns)
+    return torch.stack(columns, dim=1)
 
 def wide(x):  # R^300 -> R^2, shaped like a loss: many inputs, few outputs
     return torch.stack([(x**2).sum(), torch.sin(x).sum()])
@@ -90,14 +112,19 @@ def tall(t):  # R^2 -> R^300, e.g. a curve sampled at 300 points
 x_wide = torch.randn(300, generator=torch.Generator().manual_seed(0))
 t_tall = torch.tensor([1.5, 4.0])
 for name, g, inputs in [("wide", wide, x_wide), ("tall", tall, t_tall)]:
-    J_r, backward_passes = jacobian_reverse(g, inputs)
-    J_f, forward_passes = jacobian_forward(g, inputs)
-    assert torch.allclose(J_r, J_f, atol=1e-6)
-    print(f"{name}: J is {tuple(J_r.shape)}; reverse mode {backward_passes} passes, "
-          f"forward mode {forward_passes} passes")
+    def counted(x, g=g):
+        return CountPasses.apply(g(x))
 
-assert jacobian_reverse(wide, x_wide)[1] == 2 and jacobian_forward(wide, x_wide)[1] == 300
-assert jacobian_reverse(tall, t_tall)[1] == 300 and jacobian_forward(tall, t_tall)[1] == 2
+    CountPasses.backward_passes = CountPasses.forward_passes = 0
+    J_r = jacobian_reverse(counted, inputs)
+    J_f = jacobian_forward(counted, inputs)
+    m, n = J_r.shape
+    assert torch.allclose(J_r, J_f, atol=1e-6)
+    assert CountPasses.backward_passes == m  # reverse mode: one pass per output
+    assert CountPasses.forward_passes == n  # forward mode: one pass per input
+    print(f"{name}: J is {m} x {n}; reverse mode "
+          f"{CountPasses.backward_passes} backward passes, forward mode "
+          f"{CountPasses.forward_passes} forward passes")
 # --8<-- [end:cost]
 
 # %%

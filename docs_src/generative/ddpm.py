@@ -73,6 +73,22 @@ for axis, t in zip(axes, shown):
 axes[0].set_xlim(-3.5, 3.5)
 axes[0].set_ylim(-3.5, 3.5)
 fig.tight_layout()
+
+# How sharp is the ring? Spread of |x_t| relative to a round Gaussian cloud.
+cloud = torch.randn(1000, 2, generator=torch.Generator().manual_seed(1))
+sharpness, correlation = {}, {}
+for t in shown:
+    a_bar = alpha_bars[t].float()
+    x_t = a_bar.sqrt() * ring[:1000] + (1 - a_bar).sqrt() * noise[:1000]
+    round_cloud = x_t.std() * cloud  # Gaussian, same overall spread
+    sharpness[t] = x_t.norm(dim=1).std() / round_cloud.norm(dim=1).std()
+    pair = torch.stack([x_t[:, 0], ring[:1000, 0]])
+    correlation[t] = torch.corrcoef(pair)[0, 1]  # of x_t with x_0
+assert sharpness[2] < 0.2  # sharp: radii far tighter than a cloud's
+assert sharpness[5] < sharpness[10] < sharpness[20]  # blurring step by step
+assert sharpness[20] > 0.85  # gone: as spread out as a round cloud
+assert correlation[20] > 0.4  # yet x_20 still carries x_0
+print({t: round(s.item(), 2) for t, s in sharpness.items()})
 # --8<-- [end:forward_plot]
 
 # %%
@@ -277,6 +293,21 @@ assert small_t > small_floor  # no network beats E[eps | x_t]
 print(f"L_simple, mean of the first 200 steps {first:.3f}, of the last 200 {last:.3f}")
 print(f"t in 1..10: {small_t:.3f} (best possible {small_floor:.3f}), "
       f"t in 26..50: {large_t:.3f}")
+
+# x0_hat from the *predicted* eps, at a small and at the largest t:
+g = torch.Generator().manual_seed(3)
+x0 = ring[torch.randint(0, len(ring), (2000,), generator=g)]
+eps = torch.randn(2000, 2, generator=g)
+x0_error = {}
+for step in (5, T):
+    t = torch.full((2000,), step)
+    x_t = schedule.q_sample(x0, t, eps)
+    with torch.no_grad():
+        x0_hat = schedule.predict_x0(x_t, t, model(x_t, t))
+    x0_error[step] = (x0_hat - x0).norm(dim=1).median().item()
+assert x0_error[5] < 0.2  # at t = 5: within a cluster's reach
+assert x0_error[T] > 2.0  # at t = T: worse than guessing the origin
+print(f"median |x0_hat - x0|: t = 5 {x0_error[5]:.2f}, t = {T} {x0_error[T]:.1f}")
 # --8<-- [end:train]
 
 # %%

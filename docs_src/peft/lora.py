@@ -119,7 +119,7 @@ with torch.no_grad():
     targets = inputs @ (pretrained.weight + true_change).T + pretrained.bias
 
 
-def fine_tune(model, steps=100, lr=0.02):
+def fine_tune(model, inputs, targets, steps=100, lr=0.02):
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=lr)
     losses = []
@@ -134,10 +134,10 @@ def fine_tune(model, steps=100, lr=0.02):
 
 lora = LoRALinear(copy.deepcopy(pretrained), r=4, alpha=8)
 W0_before = lora.base.weight.clone()
-lora_losses = fine_tune(lora)
+lora_losses = fine_tune(lora, inputs, targets)
 
 full = copy.deepcopy(pretrained)  # full fine-tuning: every weight trains
-full_losses = fine_tune(full)
+full_losses = fine_tune(full, inputs, targets)
 
 assert lora_losses[-1] < 0.01 * lora_losses[0]  # LoRA learned the new task ...
 assert torch.equal(lora.base.weight, W0_before)  # ... without touching W0
@@ -158,6 +158,25 @@ print(f"LoRA loss: {lora_losses[0]:.3f} -> {lora_losses[-1]:.1e}")
 print(f"full loss: {full_losses[0]:.3f} -> {full_losses[-1]:.1e}")
 print("rank of the change: LoRA", torch.linalg.matrix_rank(delta_lora).item(),
       "| full", torch.linalg.matrix_rank(delta_full).item())
+
+# Not luck of one seed: new tasks, data and inits, the same outcome.
+svdvals = torch.linalg.svdvals
+for seed in (1, 2):
+    torch.manual_seed(seed)
+    base_s = nn.Linear(32, 32)
+    change = 0.5 * torch.randn(32, 2) @ torch.randn(2, 32) / math.sqrt(32)
+    x_s = torch.randn(256, 32)
+    with torch.no_grad():
+        y_s = x_s @ (base_s.weight + change).T + base_s.bias
+    lora_s = LoRALinear(copy.deepcopy(base_s), r=4, alpha=8)
+    full_s = copy.deepcopy(base_s)
+    for losses in (fine_tune(lora_s, x_s, y_s), fine_tune(full_s, x_s, y_s)):
+        assert losses[-1] < 0.01 * losses[0]
+    sv_lora = svdvals(lora_s.delta_weight().detach())
+    sv_full = svdvals((full_s.weight - base_s.weight).detach())
+    assert sv_lora[4:].max() < 1e-5 and sv_full[2] < 0.01 * sv_full[1]
+    for sv in (sv_lora, sv_full):
+        assert torch.allclose(sv[:2], svdvals(change)[:2], rtol=0.01)
 # --8<-- [end:train]
 
 # %%
