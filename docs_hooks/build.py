@@ -198,7 +198,21 @@ def summary(page_html: str, limit: int = 160) -> str:
     return ""
 
 
+CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"  # CJK punctuation, ideographs, full-width forms
+CJK_LINE_BREAK = re.compile(f"(?<=[{CJK}])\n[ \t]*(?=[{CJK}])")
+PRE = re.compile(r"(<pre[\s\S]*?</pre>)")
+
+
+def join_cjk_lines(page_html: str) -> str:
+    """Remove the line breaks that sit between two CJK characters outside ``<pre>``: browsers render
+    them as spaces ("会被跟踪； 默认"), and Chinese puts no space between words."""
+    parts = PRE.split(page_html)
+    return "".join(part if part.startswith("<pre") else CJK_LINE_BREAK.sub("", part) for part in parts)
+
+
 def on_page_content(page_html, page, config, files):
+    if getattr(page.file, "locale", "en") == "zh":
+        page_html = join_cjk_lines(page_html)
     page.meta.setdefault("description", summary(page_html))
     return page_html
 

@@ -142,6 +142,24 @@ def test_figures_drawn_from_a_stand_in_say_so_in_the_figure_and_its_alt_text(sit
     assert pages_with_stand_ins == 0 if real_cifar else pages_with_stand_ins >= 5
 
 
+def test_no_line_break_between_chinese_characters_on_zh_pages(site):
+    """A line break between two CJK characters renders as a space in Chrome and Safari."""
+    sys.path.insert(0, str(ROOT / "docs_hooks"))
+    from build import CJK_LINE_BREAK, PRE
+
+    pages = sorted((site / "zh").rglob("*.html"))
+    assert len(pages) > 50
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        outside_code = "".join(part for part in PRE.split(text) if not part.startswith("<pre"))
+        found = [m.start() for m in CJK_LINE_BREAK.finditer(outside_code)]
+        assert not found, f"{page.relative_to(site)}: {len(found)} line breaks between CJK characters, " \
+                          f"e.g. {outside_code[found[0] - 20:found[0] + 20]!r}"
+    description = re.search(r'<meta name="description" content="([^"]*)"',
+                            (site / "zh" / "nn" / "lenet" / "index.html").read_text(encoding="utf-8"))[1]
+    assert not re.search(r"[\u4e00-\u9fff] [\u4e00-\u9fff]", description), description
+
+
 def test_chinese_search_finds_chinese_words(site):
     index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
     assert index["config"]["lang"] == ["en", "zh"]
