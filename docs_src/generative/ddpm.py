@@ -307,7 +307,8 @@ for step in (5, T):
     x0_error[step] = (x0_hat - x0).norm(dim=1).median().item()
 assert x0_error[5] < 0.2  # at t = 5: within a cluster's reach
 assert x0_error[T] > 2.0  # at t = T: worse than guessing the origin
-print(f"median |x0_hat - x0|: t = 5 {x0_error[5]:.2f}, t = {T} {x0_error[T]:.1f}")
+print(f"median |x0_hat - x0|: t = 5 {x0_error[5]:.2f}, "
+      f"t = {T} {x0_error[T]:.1f}")
 # --8<-- [end:train]
 
 # %%

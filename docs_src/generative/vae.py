@@ -120,7 +120,8 @@ import numpy as np
 
 from pytorch_notes.datasets import mnist
 
-digits = mnist(train=False)  # the 10,000 official test digits: PIL images, 28x28 grayscale
+# The 10,000 official test digits: PIL images, 28x28 grayscale
+digits = mnist(train=False)
 pixels = np.stack([np.asarray(digits[i][0]) for i in range(1000)])  # (1000, 28, 28) uint8
 x_all = torch.from_numpy(pixels).float().div(255).view(1000, 784)  # what ToTensor gives, flattened
 assert x_all.shape == (1000, 784)

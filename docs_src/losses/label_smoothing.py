@@ -181,8 +181,10 @@ def wrong_class_entropy(probs):
 
 
 flat = math.log(K - 1)  # the entropy of a uniform distribution over the other 5 classes
-entropies = {seed: (wrong_class_entropy(run[0.0][0]),
-                    wrong_class_entropy(run[0.1][0])) for seed, run in runs.items()}
+entropies = {
+    seed: (wrong_class_entropy(run[0.0][0]), wrong_class_entropy(run[0.1][0]))
+    for seed, run in runs.items()
+}
 for entropy_plain, entropy_smooth in entropies.values():  # all three pairs
     assert entropy_smooth > 2 * entropy_plain and entropy_smooth < flat
 entropy_plain, entropy_smooth = entropies[0]

@@ -13,7 +13,8 @@ from pytorch_notes.datasets import mnist
 
 seed_everything(0)
 digits = mnist(train=False)  # the 10,000 official test digits, as PIL images
-train_part, test_part = range(0, 8000), range(8000, 10_000)  # test: never seen in training
+# The test part is never seen in training.
+train_part, test_part = range(0, 8000), range(8000, 10_000)
 
 # Standardize with statistics of the training digits only, never the test ones.
 pixels = digits.data[:8000].float() / 255
@@ -23,7 +24,8 @@ train_set, test_set = Subset(digits, train_part), Subset(digits, test_part)
 
 image, label = train_set[0]
 assert image.shape == (1, 28, 28) and image.dtype == torch.float32
-assert torch.isclose(image.min(), torch.tensor((0 - mean) / std))  # background: 0 -> (0 - mean) / std
+background = torch.tensor((0 - mean) / std)  # a 0 pixel after Normalize
+assert torch.isclose(image.min(), background)
 assert isinstance(label, int) and 0 <= label <= 9
 train_labels = torch.tensor([int(digits.targets[i]) for i in train_set.indices])
 test_labels = torch.tensor([int(digits.targets[i]) for i in test_set.indices])

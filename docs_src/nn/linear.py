@@ -105,7 +105,8 @@ torch.manual_seed(0)
 notes_linear = nn.Linear(196608, 10)
 out = notes_linear(torch.flatten(images))
 assert out.shape == (10,)  # ten numbers for 64 images: the batch became one sample
-assert sum(p.numel() for p in notes_linear.parameters()) == 196608 * 10 + 10 == 1_966_090
+notes_count = sum(p.numel() for p in notes_linear.parameters())
+assert notes_count == 196608 * 10 + 10 == 1_966_090
 
 changed = images.clone()
 changed[63] = 0.0  # change the last image only ...

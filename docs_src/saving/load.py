@@ -13,7 +13,7 @@ import torch
 from pytorch_notes.models import Moli
 
 folder = Path("checkpoints/load")  # this chapter's own folder
-shutil.rmtree(folder, ignore_errors=True)  # start clean: a rerun behaves the same
+shutil.rmtree(folder, ignore_errors=True)  # a rerun starts clean
 folder.mkdir(parents=True, exist_ok=True)
 
 torch.manual_seed(0)

@@ -13,11 +13,12 @@ from pytorch_notes import expect_error
 from pytorch_notes.models import Moli
 
 folder = Path("checkpoints/save")  # this chapter's own folder
-shutil.rmtree(folder, ignore_errors=True)  # start clean: a rerun behaves the same
+shutil.rmtree(folder, ignore_errors=True)  # a rerun starts clean
 torch.manual_seed(0)
 model = Moli()
 
-with expect_error(RuntimeError, "Parent directory checkpoints/save does not exist"):
+missing = "Parent directory checkpoints/save does not exist"
+with expect_error(RuntimeError, missing):
     torch.save(model.state_dict(), folder / "moli.pth")  # not there yet
 
 

@@ -120,7 +120,8 @@ with torch.no_grad():
     merged.weight.copy_(add_linear.weight @ layer_1000.weight)
     merged.bias.copy_(add_linear.weight @ layer_1000.bias + add_linear.bias)
     hidden = torch.randn(2, 4096)
-    assert torch.allclose(add_linear(layer_1000(hidden)), merged(hidden), atol=1e-5)
+    two_layers = add_linear(layer_1000(hidden))
+    assert torch.allclose(two_layers, merged(hidden), atol=1e-5)
 # --8<-- [end:append]
 
 # %%
@@ -183,10 +184,12 @@ assert logits.shape == (1, 10)
 
 loss = nn.functional.cross_entropy(logits, torch.tensor([label]))
 loss.backward()
-assert all(p.grad is None for p in vgg.features.parameters())  # frozen: no gradient
+# Frozen: no gradient at all
+assert all(p.grad is None for p in vgg.features.parameters())
 assert vgg.classifier[6].weight.grad.shape == (10, 4096)
 assert vgg.classifier[0].weight.grad is not None  # still trainable
-optimizer.zero_grad()  # no step here: the next sections use the ImageNet weights as they are
+# No step here: the next sections use the ImageNet weights as they are.
+optimizer.zero_grad()
 print(f"logits {tuple(logits.shape)}, loss {loss.item():.3f}")
 # --8<-- [end:forward]
 
