@@ -16,6 +16,7 @@ runs a page first saves its results, and the other reuses them.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import io
@@ -180,32 +181,49 @@ def use_data_root() -> None:
 FIGURE_BUDGET = 150_000  # bytes of SVG; above it, point clouds are embedded as one bitmap
 FIGURE_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "pytorch-notes"}  # text stays text; stable ids
 CACHE = ROOT / ".cache" / "pages"
+EMBEDDED_PNG = re.compile(rb'data:image/png;base64,([A-Za-z0-9+/=\s]+)"')
+
+
+def _embedded_as_jpeg(svg: bytes) -> bytes:
+    """The SVG with each embedded PNG (photos, rasterized point clouds) re-encoded as a JPEG on white."""
+    from PIL import Image
+
+    def jpeg(match: re.Match) -> bytes:
+        image = Image.open(io.BytesIO(base64.b64decode(match[1]))).convert("RGBA")
+        flat = Image.new("RGB", image.size, "white")
+        flat.paste(image, mask=image.getchannel("A"))
+        buffer = io.BytesIO()
+        flat.save(buffer, "JPEG", quality=85)
+        return b"data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()) + b'"'
+
+    return EMBEDDED_PNG.sub(jpeg, svg)
 
 
 def figure_file(figure) -> tuple[bytes, str]:
-    """The figure as (file contents, extension), as light as it can be while staying sharp.
+    """The figure as (SVG contents, "svg"), as light as it can be while staying sharp.
 
-    SVG, unless that is over FIGURE_BUDGET: then the collections (thousands of scatter
-    points) become one embedded bitmap while text and axes stay vector; and if it is
-    still over (photos), a JPEG when that is smaller.
+    Text always stays text (the zh build translates it, and the reader's fonts draw it).
+    Over FIGURE_BUDGET, the collections (thousands of scatter points, 3-D boxes) become one
+    embedded bitmap while text and axes stay vector; if still over (photos), the embedded
+    bitmaps become JPEGs.
     """
     import matplotlib
 
-    def save(format: str, **options) -> bytes:
+    def save(**options) -> bytes:
         buffer = io.BytesIO()
         with matplotlib.rc_context(FIGURE_STYLE):
-            figure.savefig(buffer, format=format, bbox_inches="tight", **options)
+            figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None}, **options)
         return buffer.getvalue()
 
-    candidates = [(save("svg", metadata={"Date": None}), "svg")]
-    if len(candidates[-1][0]) > FIGURE_BUDGET:
+    contents = save()
+    if len(contents) > FIGURE_BUDGET:
         for axes in figure.axes:
             for collection in axes.collections:
                 collection.set_rasterized(True)
-        candidates.append((save("svg", metadata={"Date": None}, dpi=150), "svg"))
-    if len(candidates[-1][0]) > FIGURE_BUDGET:
-        candidates.append((save("jpg", dpi=100, pil_kwargs={"quality": 85}), "jpg"))
-    return min(candidates, key=lambda candidate: len(candidate[0]))
+        contents = min(contents, save(dpi=150), key=len)
+    if len(contents) > FIGURE_BUDGET:
+        contents = min(contents, _embedded_as_jpeg(contents), key=len)
+    return contents, "svg"
 
 
 def results_key(fences: list[Fence]) -> str:

@@ -29,7 +29,7 @@ import matplotlib
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
-from mkdocs.utils import get_relative_url
+from mkdocs.utils import get_relative_url, yaml_load
 
 import book
 
@@ -132,12 +132,87 @@ def _execute(fences, page_name: str) -> dict:
     return {"fences": results, "stamp": book.run_stamp(session)}
 
 
+FIGURE_TEXT = Path(__file__).with_name("figure_text.zh.yml")
+SVG_TEXT = re.compile(r"(<text\b[^>]*>)(.*?)(</text>)", flags=re.S)
+LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+CJK_FONTS = ("'PingFang SC', 'Hiragino Sans GB', 'Microsoft YaHei', 'Noto Sans CJK SC', "
+             "'Source Han Sans SC', 'WenQuanYi Micro Hei', sans-serif")
+
+
+class FigureText:
+    """The reviewed EN -> ZH table of figure text (``figure_text.zh.yml``): ``text`` maps one
+    line of a figure to its Chinese (``{}`` stands for a number), ``pages`` does the same for one
+    page's figures (a line that means something else there), ``keep`` lists the Latin words that
+    stay as they are (symbols, API and library names, the page's own data)."""
+
+    def __init__(self, path: Path = FIGURE_TEXT):
+        table = yaml_load(path.read_text(encoding="utf-8"))
+        self.keep = set(table["keep"])
+        self.pages = table.get("pages", {})
+        self.exact = {key: value for key, value in table["text"].items() if "{}" not in key}
+        self.patterns = [(re.compile("^" + r"([-+\d.,]+)".join(map(re.escape, key.split("{}"))) + "$"), value)
+                         for key, value in table["text"].items() if "{}" in key]
+
+    def english(self, line: str) -> list[str]:
+        """The English words of ``line`` that a zh figure may not show."""
+        return [word for word in LATIN_WORD.findall(line) if len(word) > 1 and word not in self.keep]
+
+    def translate(self, line: str, page: str = "") -> str | None:
+        """``line`` (drawn on ``page``, e.g. "data/cifar10") in Chinese, ``line`` itself when it needs
+        no translation, None when the table lacks it."""
+        if line.strip() in self.pages.get(page, {}):
+            return self.pages[page][line.strip()]
+        if line.strip() in self.exact:
+            return self.exact[line.strip()]
+        for pattern, value in self.patterns:
+            match = pattern.match(line.strip())
+            if match:
+                return value.format(*match.groups())
+        return None if self.english(line) else line
+
+    def svg(self, svg: str, page: str = "") -> tuple[str, list[str]]:
+        """The SVG (drawn on ``page``) with every line of text in Chinese and CJK fonts in its
+        font stacks, and the lines the table lacks."""
+        missing = []
+
+        def one(match: re.Match) -> str:
+            line = html.unescape(match[2])
+            if "<tspan" in line:  # mathtext, drawn glyph by glyph: symbols only
+                glyphs = "".join(re.findall(r">([^<]*)</tspan>", line))
+                missing.extend([glyphs] if self.english(glyphs) else [])
+                return match[0]
+            chinese = self.translate(line, page)
+            if chinese is None:
+                missing.append(line)
+                return match[0]
+            return match[1] + html.escape(chinese, quote=False) + match[3]
+
+        svg = SVG_TEXT.sub(one, svg).replace("sans-serif;", CJK_FONTS + ";")
+        return svg, missing
+
+
+_figure_text: FigureText | None = None
+
+
+def page_name(page) -> str:
+    """A page's name in both languages: "nn/lenet" for nn/lenet.md and nn/lenet.zh.md."""
+    return str(Path(page.file.src_uri).with_suffix("")).removesuffix(".zh")
+
+
 def _figure_html(contents: bytes, extension: str, alt: str, page, config) -> str:
+    global _figure_text
     language = getattr(page.file, "locale", "en")
     note = book.STANDIN_NOTE["en"].encode()
     if note in contents:  # a figure drawn from a synthetic stand-in: say so in the page's language
         contents = contents.replace(note, html.escape(book.STANDIN_NOTE[language]).encode())
         alt += f" ({book.STANDIN_NOTE['en']})" if language == "en" else f"（{book.STANDIN_NOTE['zh']}）"
+    if language == "zh":
+        _figure_text = _figure_text or FigureText()
+        svg, missing = _figure_text.svg(contents.decode(), page_name(page))
+        if missing:
+            raise PluginError(f"{page.file.src_path}: a figure has text with no Chinese in "
+                              f"{FIGURE_TEXT.name}: {sorted(set(missing))}")
+        contents = svg.encode()
     uri = f"assets/figures/{hashlib.sha256(contents).hexdigest()[:16]}.{extension}"
     target = Path(config.site_dir) / uri
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -160,11 +235,14 @@ def _buttons(fences, page, labels, config) -> str:
 
 
 def on_page_markdown(markdown, page, config, files):
+    # mkdocstrings reads its locale once, at startup; the API reference exists in both languages,
+    # so its headings ("Parameters:" / "参数：") follow the page being rendered.
+    config.plugins["mkdocstrings"].handlers._locale = getattr(page.file, "locale", "en")
     fences = book.python_fences(markdown, page.file.src_path)
     if not fences:
         return markdown
     labels = LABELS[getattr(page.file, "locale", "en")]
-    results = _run_page(fences, str(Path(page.file.src_uri).with_suffix("")).removesuffix(".zh"))
+    results = _run_page(fences, page_name(page))
     lines = markdown.split("\n") + ["", run_stamp_html(results["stamp"], labels["language"])]
     for fence, (stdout, figures) in reversed(list(zip(fences, results["fences"]))):
         if figures and not fence.alt:
@@ -210,14 +288,28 @@ def join_cjk_lines(page_html: str) -> str:
     return "".join(part if part.startswith("<pre") else CJK_LINE_BREAK.sub("", part) for part in parts)
 
 
+# Interface text that Python-Markdown and mkdocstrings write in English whatever the page's language
+ZH_INTERFACE = {r'title="Permanent link"': 'title="永久链接"',
+                r'(<p class="doc doc-class-bases">\s*)Bases: ': r"\1基类："}
+
+
 def on_page_content(page_html, page, config, files):
     if getattr(page.file, "locale", "en") == "zh":
         page_html = join_cjk_lines(page_html)
+        for english, chinese in ZH_INTERFACE.items():
+            page_html = re.sub(english, chinese, page_html)
     page.meta.setdefault("description", summary(page_html))
     return page_html
 
 
+def simplified_chinese(output: str) -> str:
+    """Tag a zh page as simplified Chinese (Material writes ``lang="zh"``), so browsers pick SC fonts."""
+    return output.replace('<html lang="zh"', '<html lang="zh-CN"', 1)
+
+
 def on_post_page(output, page, config):
+    if getattr(page.file, "locale", "en") == "zh":
+        output = simplified_chinese(output)
     return HEAD_ALTERNATE.sub("", output)
 
 
@@ -245,7 +337,7 @@ def on_post_template(output, template_name, config):
         return output
     target = Path(config.site_dir) / language / "404.html"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(output, encoding="utf-8")
+    target.write_text(simplified_chinese(output), encoding="utf-8")
     return _english_404 or output
 
 

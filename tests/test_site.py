@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import unquote, urljoin, urlsplit
 from xml.etree import ElementTree
@@ -62,7 +63,7 @@ def test_every_page_exists_in_both_languages_without_cdn(site, page, language):
     assets.feed(html)
     external = [url for url in assets.urls if re.match(r"^(https?:)?//", url)]
     assert not external, f"page load would fetch third-party files: {external}"
-    assert 'lang="zh"' in html if language == "zh" else 'lang="en"' in html
+    assert '<html lang="zh-CN"' in html if language == "zh" else '<html lang="en"' in html
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
@@ -158,6 +159,109 @@ def test_no_line_break_between_chinese_characters_on_zh_pages(site):
     description = re.search(r'<meta name="description" content="([^"]*)"',
                             (site / "zh" / "nn" / "lenet" / "index.html").read_text(encoding="utf-8"))[1]
     assert not re.search(r"[\u4e00-\u9fff] [\u4e00-\u9fff]", description), description
+
+
+def test_zh_pages_get_a_chinese_system_font_stack_and_no_web_font(site):
+    """Full-width punctuation and Chinese text come from a simplified-Chinese system font."""
+    css = (site / "stylesheets" / "extra.css").read_text(encoding="utf-8")
+    stack = re.search(r'html\[lang\|="zh"\] body \{\s*--md-text-font-family:([^;]*);', css)[1]
+    fonts = [font.strip().strip('"') for font in stack.split(",")]
+    assert {"PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC"} <= set(fonts)
+    assert fonts[-1] == "sans-serif" and "@font-face" not in css
+    assert '<html lang="zh-CN"' in (site / "zh" / "404.html").read_text(encoding="utf-8")
+
+
+# Names a zh page's interface may show in Latin letters (of the book, products, systems)
+INTERFACE_NAMES = {"PyTorch", "Notes", "English", "Material", "MkDocs", "GitHub", "Colab", "Notebook",
+                   "Windows", "Linux", "for"}
+
+
+def _english_words(text: str) -> list[str]:
+    """Ordinary English words in a string with no Chinese in it: not names (CamelCase, ALLCAPS,
+    with digits or . _) and not in INTERFACE_NAMES."""
+    if re.search(r"[\u4e00-\u9fff]", text):
+        return []
+    words = re.findall(r"[A-Za-z][A-Za-z0-9_.]*[A-Za-z0-9]|[A-Za-z]", text)
+    return [word for word in words if len(word) > 2 and word not in INTERFACE_NAMES
+            and not re.search(r"[0-9_.]|.[A-Z]", word)]
+
+
+class _Interface(HTMLParser):
+    """The interface of a page: what the theme and the build write around the content (header,
+    footer, search, buttons, the run stamp, code-block and section titles, the API reference's
+    table headers and "required" labels) and every title / aria-label / placeholder. Not the
+    content: the article's prose, code, math, and the titles taken from the pages (navigation,
+    table of contents)."""
+
+    LABELS = ("doc-section-title", "doc-class-bases", "filename", "md-button", "run-stamp",
+              "admonition-title", "md-header__button", "md-search", "md-footer-meta", "md-source-file")
+    CONTENT = ("md-nav__link", "md-ellipsis", "md-footer__title", "md-header__topic")
+
+    def __init__(self):
+        super().__init__()
+        self.open, self.strings = [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        classes = (attrs.get("class") or "").split()
+        outer = self.open[-1] if self.open else {"skip": False, "article": False, "label": False, "td": False}
+        skip = (tag in ("code", "pre", "script", "style", "svg") or "arithmatex" in classes
+                or any(name in classes for name in self.CONTENT))
+        label = tag == "th" or (tag == "em" and outer["td"]) or any(name in classes for name in self.LABELS)
+        state = {"skip": outer["skip"] or skip, "article": outer["article"] or tag == "article",
+                 "label": outer["label"] or label, "td": outer["td"] or tag == "td"}
+        if tag not in ("br", "img", "input", "link", "meta", "hr", "source", "wbr", "path"):
+            self.open.append(dict(state, tag=tag))
+        if (not state["skip"] or "md-footer__link" in classes) and "md-nav" not in classes:  # a nav's label is a title
+            self.strings += [attrs[name] for name in ("title", "aria-label", "placeholder") if attrs.get(name)]
+
+    def handle_endtag(self, tag):
+        if any(state["tag"] == tag for state in self.open):  # close it, and what it left open
+            while self.open.pop()["tag"] != tag:
+                pass
+
+    def handle_data(self, data):
+        state = self.open[-1] if self.open else {"skip": False, "article": False, "label": False}
+        if data.strip() and not state["skip"] and (not state["article"] or state["label"]):
+            self.strings.append(data.strip())
+
+
+def test_zh_pages_show_no_english_interface_text(site):
+    """Headings' permalinks, the theme switch, footer, search, the API reference's labels: all Chinese.
+
+    (The API reference's descriptions are the docstrings, in English, as its zh page says.)"""
+    pages = sorted((site / "zh").rglob("*.html"))
+    found = {}
+    for page in pages:
+        parser = _Interface()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for string in parser.strings:
+            if _english_words(string):
+                found.setdefault(string, str(page.relative_to(site)))
+    assert not found, f"English interface text on zh pages: {found}"
+    english = _Interface()
+    english.feed((site / "reference" / "index.html").read_text(encoding="utf-8"))
+    english = {string for string in english.strings if _english_words(string)}
+    assert {"Permanent link", "Parameters:", "Switch to dark mode", "required", "Made with"} <= english
+
+
+def test_every_zh_figure_is_in_chinese(site):
+    """Each zh figure: its text lines translated from docs_hooks/figure_text.zh.yml, text kept as
+    text (so the reader's Chinese fonts draw it), no English word outside the table's ``keep``."""
+    sys.path.insert(0, str(ROOT / "docs_hooks"))
+    from build import SVG_TEXT, FigureText
+
+    table, figures = FigureText(), 0
+    for page in sorted((site / "zh").rglob("*.html")):
+        for src in re.findall(r'<img src="([^"]*assets/figures/[^"]+)"', page.read_text(encoding="utf-8")):
+            assert src.endswith(".svg"), f"{page.relative_to(site)}: {src} is not an SVG with text as text"
+            svg = ((page.parent / src).resolve()).read_text(encoding="utf-8")
+            lines = [unescape(re.sub(r"<[^>]+>", "", text)) for _, text, _ in SVG_TEXT.findall(svg)]
+            name = str(page.parent.relative_to(site / "zh"))
+            english = [line for line in lines if table.english(line) or line in table.pages.get(name, {})]
+            assert not english, f"{page.relative_to(site)}: {src} shows English: {english}"
+            figures += 1
+    assert figures > 50
 
 
 def test_chinese_search_finds_chinese_words(site):

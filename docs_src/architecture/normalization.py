@@ -16,14 +16,19 @@ eps = 1e-5
 
 def normalize(t, dims):
     mean = t.mean(dim=dims, keepdim=True)
-    var = t.var(dim=dims, unbiased=False, keepdim=True)  # biased: divide by n, not n - 1
+    # biased: divide by n, not n - 1
+    var = t.var(dim=dims, unbiased=False, keepdim=True)
     return (t - mean) / torch.sqrt(var + eps), mean
 
 
-batch_x, batch_mean = normalize(x, (0, 2, 3))  # BatchNorm: per channel, over N, H, W
-layer_x, layer_mean = normalize(x, (1, 2, 3))  # LayerNorm: per sample, over C, H, W
-instance_x, instance_mean = normalize(x, (2, 3))  # InstanceNorm: per sample and channel, over H, W
-grouped = x.view(N, G, C // G, H, W)  # GroupNorm: per sample and group, over its channels, H, W
+# BatchNorm: per channel, over N, H, W
+batch_x, batch_mean = normalize(x, (0, 2, 3))
+# LayerNorm: per sample, over C, H, W
+layer_x, layer_mean = normalize(x, (1, 2, 3))
+# InstanceNorm: per sample and channel, over H, W
+instance_x, instance_mean = normalize(x, (2, 3))
+# GroupNorm: per sample and group, over its channels, H, W
+grouped = x.view(N, G, C // G, H, W)
 group_x, group_mean = normalize(grouped, (2, 3, 4))
 group_x = group_x.view(N, C, H, W)
 
@@ -33,36 +38,62 @@ assert layer_mean.shape == (N, 1, 1, 1)  # one per sample
 assert instance_mean.shape == (N, C, 1, 1)  # one per (sample, channel)
 assert group_mean.shape == (N, G, 1, 1, 1)  # one per (sample, group)
 # Over the cells it averaged, each output has mean 0 and variance 1.
-for out, dims in [(batch_x, (0, 2, 3)), (layer_x, (1, 2, 3)), (instance_x, (2, 3)),
-                  (group_x.view(N, G, C // G, H, W), (2, 3, 4))]:
+for out, dims in [
+    (batch_x, (0, 2, 3)),
+    (layer_x, (1, 2, 3)),
+    (instance_x, (2, 3)),
+    (group_x.view(N, G, C // G, H, W), (2, 3, 4)),
+]:
     assert torch.allclose(out.mean(dim=dims), torch.zeros(1), atol=1e-5)
-    assert torch.allclose(out.var(dim=dims, unbiased=False), torch.ones(1), atol=1e-3)
-# The statistic of sample 1, channels 2-3 (group 1), is the plain mean of those cells.
+    assert torch.allclose(
+        out.var(dim=dims, unbiased=False), torch.ones(1), atol=1e-3
+    )
+# The statistic of sample 1, channels 2-3 (group 1), is the plain mean of those
+# cells.
 assert torch.isclose(group_mean[1, 1].squeeze(), x[1, 2:4].mean())
-for name, mean in [("batch", batch_mean), ("layer", layer_mean), ("instance", instance_mean),
-                   ("group", group_mean)]:
-    print(f"{name:8s} norm: {mean.numel():2d} means, each over {x.numel() // mean.numel():3d} numbers")
+for name, mean in [
+    ("batch", batch_mean),
+    ("layer", layer_mean),
+    ("instance", instance_mean),
+    ("group", group_mean),
+]:
+    print(
+        f"{name:8s} norm: {mean.numel():2d} means, "
+        f"each over {x.numel() // mean.numel():3d} numbers"
+    )
 # --8<-- [end:by_hand]
 
 # %%
 # --8<-- [start:torch_match]
 bn, ln = nn.BatchNorm2d(C), nn.LayerNorm([C, H, W])
 gn, inorm = nn.GroupNorm(G, C), nn.InstanceNorm2d(C)
-assert bn.training  # a new module is in train mode: it normalizes with the batch's own statistics
+# a new module is in train mode: it normalizes with the batch's own statistics
+assert bn.training
 with torch.no_grad():
-    bn_out = bn(x)  # one call: each train-mode call also updates bn's running statistics
-    for out, by_hand in [(bn_out, batch_x), (ln(x), layer_x), (gn(x), group_x), (inorm(x), instance_x)]:
+    # one call: each train-mode call also updates bn's running statistics
+    bn_out = bn(x)
+    for out, by_hand in [
+        (bn_out, batch_x),
+        (ln(x), layer_x),
+        (gn(x), group_x),
+        (inorm(x), instance_x),
+    ]:
         assert torch.allclose(out, by_hand, atol=1e-5)
 
 # The variance in the formula is the biased one (divide by n) ...
 n = N * H * W
-unbiased_x = (x - batch_mean) / torch.sqrt(x.var(dim=(0, 2, 3), keepdim=True) + eps)
+unbiased_x = (x - batch_mean) / torch.sqrt(
+    x.var(dim=(0, 2, 3), keepdim=True) + eps
+)
 assert not torch.allclose(bn_out, unbiased_x, atol=1e-3)
 assert torch.allclose(unbiased_x, batch_x * ((n - 1) / n) ** 0.5, atol=1e-4)
-# ... but running_var (from 1, momentum 0.1) stores the unbiased one (divide by n - 1).
+# ... but running_var (from 1, momentum 0.1) stores the unbiased one (divide by
+# n - 1).
 unbiased_var = x.var(dim=(0, 2, 3))
 assert torch.allclose(bn.running_var, 0.9 * 1 + 0.1 * unbiased_var)
-assert not torch.allclose(bn.running_var, 0.9 * 1 + 0.1 * unbiased_var * (n - 1) / n)
+assert not torch.allclose(
+    bn.running_var, 0.9 * 1 + 0.1 * unbiased_var * (n - 1) / n
+)
 print(f"n = {n}: unbiased / biased variance = n / (n - 1) = {n / (n - 1):.4f}")
 # --8<-- [end:torch_match]
 
@@ -71,22 +102,30 @@ print(f"n = {n}: unbiased / biased variance = n / (n - 1) = {n / (n - 1):.4f}")
 with torch.no_grad():
     one_group = nn.GroupNorm(1, C)(x)
     one_per_channel = nn.GroupNorm(C, C)(x)
-assert torch.allclose(one_group, nn.LayerNorm([C, H, W])(x), atol=1e-5)  # G = 1: LayerNorm
-assert torch.allclose(one_per_channel, nn.InstanceNorm2d(C)(x), atol=1e-5)  # G = C: InstanceNorm
+# G = 1: LayerNorm
+assert torch.allclose(one_group, nn.LayerNorm([C, H, W])(x), atol=1e-5)
+# G = C: InstanceNorm
+assert torch.allclose(one_per_channel, nn.InstanceNorm2d(C)(x), atol=1e-5)
 assert not torch.allclose(gn(x), one_group, atol=1e-3)  # 1 < G < C: neither
-print("GroupNorm(1, C) == LayerNorm([C, H, W]); GroupNorm(C, C) == InstanceNorm2d(C)")
+print(
+    "GroupNorm(1, C) == LayerNorm([C, H, W]); "
+    "GroupNorm(C, C) == InstanceNorm2d(C)"
+)
 # --8<-- [end:group_extremes]
 
 # %%
 # --8<-- [start:running]
 torch.manual_seed(0)
 bn = nn.BatchNorm2d(C, momentum=0.1)
-expected_mean, expected_var = torch.zeros(C), torch.ones(C)  # the initial running statistics
+# the initial running statistics
+expected_mean, expected_var = torch.zeros(C), torch.ones(C)
 for step in range(20):
     batch = torch.randn(8, C, H, W) * 3 + 2
-    bn(batch)  # train mode: normalize with this batch, and update the running statistics
+    # train mode: normalize with this batch, and update the running statistics
+    bn(batch)
     expected_mean = 0.9 * expected_mean + 0.1 * batch.mean(dim=(0, 2, 3))
-    expected_var = 0.9 * expected_var + 0.1 * batch.var(dim=(0, 2, 3))  # unbiased
+    # unbiased
+    expected_var = 0.9 * expected_var + 0.1 * batch.var(dim=(0, 2, 3))
 assert torch.allclose(bn.running_mean, expected_mean, atol=1e-5)
 assert torch.allclose(bn.running_var, expected_var, atol=1e-4)
 assert bn.num_batches_tracked == 20
@@ -95,10 +134,13 @@ bn.eval()  # eval mode: use the running statistics, update nothing
 before = bn.running_mean.clone()
 with torch.no_grad():
     y = bn(x)
-running_x = (x - bn.running_mean.view(1, C, 1, 1)) / torch.sqrt(bn.running_var.view(1, C, 1, 1) + eps)
+running_x = (x - bn.running_mean.view(1, C, 1, 1)) / torch.sqrt(
+    bn.running_var.view(1, C, 1, 1) + eps
+)
 assert torch.allclose(y, running_x, atol=1e-5)
 assert torch.equal(bn.running_mean, before)
-assert not torch.allclose(y, batch_x, atol=1e-2)  # not the batch's own statistics
+# not the batch's own statistics
+assert not torch.allclose(y, batch_x, atol=1e-2)
 print("running mean:", bn.running_mean.numpy().round(2))
 print("running var: ", bn.running_var.numpy().round(2))
 # --8<-- [end:running]
@@ -110,7 +152,8 @@ from pytorch_notes import expect_error
 torch.manual_seed(0)
 sample = torch.randn(1, C, H, W)
 mates_a, mates_b = torch.randn(3, C, H, W), torch.randn(3, C, H, W) * 2 + 1
-batch_a, batch_b = torch.cat([sample, mates_a]), torch.cat([sample, mates_b])  # same first sample
+# same first sample
+batch_a, batch_b = torch.cat([sample, mates_a]), torch.cat([sample, mates_b])
 
 bn, ln = nn.BatchNorm2d(C), nn.LayerNorm([C, H, W])
 with torch.no_grad():
@@ -118,11 +161,19 @@ with torch.no_grad():
     ln_a, ln_b = ln(batch_a)[0], ln(batch_b)[0]
     bn.eval()
     eval_a, eval_b = bn(batch_a)[0], bn(batch_b)[0]
-assert (bn_a - bn_b).abs().max() > 1  # train-mode BatchNorm: the mates change sample 0
+# train-mode BatchNorm: the mates change sample 0
+assert (bn_a - bn_b).abs().max() > 1
 assert torch.equal(ln_a, ln_b)  # LayerNorm: sample 0 alone decides, bit for bit
-assert torch.allclose(eval_a, eval_b)  # eval-mode BatchNorm: fixed statistics, no dependence
-print(f"sample 0, BatchNorm (train), largest change: {(bn_a - bn_b).abs().max():.3f}")
-print(f"sample 0, LayerNorm,         largest change: {(ln_a - ln_b).abs().max():.3f}")
+# eval-mode BatchNorm: fixed statistics, no dependence
+assert torch.allclose(eval_a, eval_b)
+print(
+    "sample 0, BatchNorm (train), largest change: "
+    f"{(bn_a - bn_b).abs().max():.3f}"
+)
+print(
+    "sample 0, LayerNorm,         largest change: "
+    f"{(ln_a - ln_b).abs().max():.3f}"
+)
 
 # One number per channel in train mode: no variance to estimate.
 with expect_error(ValueError, "Expected more than 1 value per channel"):
@@ -132,14 +183,25 @@ with expect_error(ValueError, "Expected more than 1 value per channel"):
 # %%
 # --8<-- [start:affine]
 torch.manual_seed(0)
-modules = {"BatchNorm2d": nn.BatchNorm2d(C), "LayerNorm": nn.LayerNorm([C, H, W]),
-           "GroupNorm": nn.GroupNorm(G, C), "InstanceNorm2d": nn.InstanceNorm2d(C)}
-shapes = {name: [tuple(p.shape) for p in m.parameters()] for name, m in modules.items()}
-assert shapes["BatchNorm2d"] == shapes["GroupNorm"] == [(C,), (C,)]  # gamma, beta per channel
-assert shapes["LayerNorm"] == [(C, H, W), (C, H, W)]  # per element of normalized_shape
+modules = {
+    "BatchNorm2d": nn.BatchNorm2d(C),
+    "LayerNorm": nn.LayerNorm([C, H, W]),
+    "GroupNorm": nn.GroupNorm(G, C),
+    "InstanceNorm2d": nn.InstanceNorm2d(C),
+}
+shapes = {
+    name: [tuple(p.shape) for p in m.parameters()]
+    for name, m in modules.items()
+}
+# gamma, beta per channel
+assert shapes["BatchNorm2d"] == shapes["GroupNorm"] == [(C,), (C,)]
+# per element of normalized_shape
+assert shapes["LayerNorm"] == [(C, H, W), (C, H, W)]
 assert shapes["InstanceNorm2d"] == []  # affine=False by default ...
-assert modules["InstanceNorm2d"].running_mean is None  # ... and no running statistics
-assert torch.equal(modules["GroupNorm"].weight, torch.ones(C))  # gamma = 1, beta = 0 at init
+# ... and no running statistics
+assert modules["InstanceNorm2d"].running_mean is None
+# gamma = 1, beta = 0 at init
+assert torch.equal(modules["GroupNorm"].weight, torch.ones(C))
 assert torch.equal(modules["GroupNorm"].bias, torch.zeros(C))
 
 gn = modules["GroupNorm"]
@@ -148,7 +210,8 @@ with torch.no_grad():
     gn.bias.copy_(torch.arange(C, dtype=torch.float))
     y = gn(x)
 gamma, beta = gn.weight.view(1, C, 1, 1), gn.bias.view(1, C, 1, 1)
-assert torch.allclose(y, gamma * group_x + beta, atol=1e-5)  # y = gamma * x_hat + beta
+# y = gamma * x_hat + beta
+assert torch.allclose(y, gamma * group_x + beta, atol=1e-5)
 for name, shape in shapes.items():
     print(f"{name:14s} parameters: {shape}")
 # --8<-- [end:affine]
@@ -161,16 +224,21 @@ tokens = torch.randn(2, 5, d_model) * 4 + 1  # (N, L, d_model)
 ln = nn.LayerNorm(d_model)  # normalized_shape = the last dimension only
 with torch.no_grad():
     y = ln(tokens)
-    token_mean = tokens.mean(dim=-1, keepdim=True)  # one mean per token: shape (2, 5, 1)
+    # one mean per token: shape (2, 5, 1)
+    token_mean = tokens.mean(dim=-1, keepdim=True)
     token_var = tokens.var(dim=-1, unbiased=False, keepdim=True)
-    assert torch.allclose(y, (tokens - token_mean) / torch.sqrt(token_var + ln.eps), atol=1e-5)
+    assert torch.allclose(
+        y, (tokens - token_mean) / torch.sqrt(token_var + ln.eps), atol=1e-5
+    )
     assert torch.allclose(y.mean(dim=-1), torch.zeros(2, 5), atol=1e-5)
 
-    # Pad the sequences with 3 zero tokens: the real tokens' outputs do not move.
+    # Pad the sequences with 3 zero tokens: the real tokens' outputs do not
+    # move.
     padded = torch.cat([tokens, torch.zeros(2, 3, d_model)], dim=1)
     assert torch.allclose(ln(padded)[:, :5], y, atol=1e-6)
-    # BatchNorm over the same tokens (BatchNorm1d wants (N, d, L)) shares statistics across
-    # tokens and samples: the padding shifts them and changes every real token's output.
+    # BatchNorm over the same tokens (BatchNorm1d wants (N, d, L)) shares
+    # statistics across tokens and samples: the padding shifts them and changes
+    # every real token's output.
     bn1d = nn.BatchNorm1d(d_model)
     bn_plain = bn1d(tokens.transpose(1, 2)).transpose(1, 2)
     bn_padded = bn1d(padded.transpose(1, 2)).transpose(1, 2)[:, :5]
@@ -178,8 +246,12 @@ with torch.no_grad():
     assert ((bn_plain - bn_padded).abs().amax(dim=-1) > 0.1).all()
     ln.eval()  # no running statistics: eval mode computes the same thing
     assert torch.equal(ln(tokens), y)
-print(f"LayerNorm, change from padding: {(ln(padded)[:, :5] - y).abs().max():.1e}")
-print(f"BatchNorm, change from padding: {(bn_plain - bn_padded).abs().max():.2f}")
+print(
+    f"LayerNorm, change from padding: {(ln(padded)[:, :5] - y).abs().max():.1e}"
+)
+print(
+    f"BatchNorm, change from padding: {(bn_plain - bn_padded).abs().max():.2f}"
+)
 # --8<-- [end:transformer]
 
 # %%
@@ -188,11 +260,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 n_cells, c_cells, hw_cells = 4, 6, 4  # a small (N, C, H*W) block of cells
-shared = {  # the cells that share one mean and one variance: those of sample 0 / channel 0
+# the cells that share one mean and one variance: those of sample 0 / channel 0
+shared = {
     "Batch Norm": (slice(None), slice(0, 1), slice(None)),
     "Layer Norm": (slice(0, 1), slice(None), slice(None)),
     "Instance Norm": (slice(0, 1), slice(0, 1), slice(None)),
-    "Group Norm": (slice(0, 1), slice(0, 2), slice(None)),  # one group = 2 of the 6 channels
+    # one group = 2 of the 6 channels
+    "Group Norm": (slice(0, 1), slice(0, 2), slice(None)),
 }
 fig = plt.figure(figsize=(12, 3.4))
 for i, (title, cells) in enumerate(shared.items()):
@@ -214,10 +288,12 @@ torch.manual_seed(0)
 block = torch.randn(n_cells, c_cells, hw_cells, 1)  # H*W cells as (H*W, 1)
 bumped = block.clone()
 bumped[0, 0, 0] += 1.0
-layers = {"Batch Norm": nn.BatchNorm2d(c_cells),
-          "Layer Norm": nn.LayerNorm([c_cells, hw_cells, 1]),
-          "Instance Norm": nn.InstanceNorm2d(c_cells),
-          "Group Norm": nn.GroupNorm(c_cells // 2, c_cells)}
+layers = {
+    "Batch Norm": nn.BatchNorm2d(c_cells),
+    "Layer Norm": nn.LayerNorm([c_cells, hw_cells, 1]),
+    "Instance Norm": nn.InstanceNorm2d(c_cells),
+    "Group Norm": nn.GroupNorm(c_cells // 2, c_cells),
+}
 for title, layer in layers.items():
     with torch.no_grad():
         moved = (layer(bumped) - layer(block)).abs().squeeze(-1) > 1e-6

@@ -70,6 +70,7 @@ half_d = torch.full((200,), d / 2, dtype=torch.float64)
 assert torch.allclose((pe * pe).sum(dim=-1), half_d)
 # --8<-- [end:offset]
 
+
 # %%
 # --8<-- [start:rotation]
 def rotation_for_offset(k, omega):
@@ -135,6 +136,7 @@ with expect_error(IndexError, "index out of range"):
     embed(torch.randint(100, (1, max_len + 1)))
 # --8<-- [end:learned]
 
+
 # %%
 # --8<-- [start:rope_by_hand]
 def rope(x, positions, base=10000.0):
@@ -143,8 +145,13 @@ def rope(x, positions, base=10000.0):
     # (L, dim/2): pair i at position p turns by p * omega_i
     angle = positions[:, None] * omega
     even, odd = x[..., 0::2], x[..., 1::2]  # pair i = features (2i, 2i+1)
-    rotated = torch.stack((even * angle.cos() - odd * angle.sin(),
-                           even * angle.sin() + odd * angle.cos()), dim=-1)
+    rotated = torch.stack(
+        (
+            even * angle.cos() - odd * angle.sin(),
+            even * angle.sin() + odd * angle.cos(),
+        ),
+        dim=-1,
+    )
     return rotated.flatten(-2)
 
 
@@ -162,8 +169,10 @@ for offset in (-7, 0, 3, 20):
     m = torch.arange(max(0, offset), min(64, 64 + offset))
     diagonal = scores[m, m - offset]
     assert torch.allclose(diagonal, diagonal[0].expand_as(diagonal), atol=1e-4)
-    print(f"m - n = {offset:3d}: score {diagonal[0]:+.3f} "
-          f"at all {len(m)} position pairs")
+    print(
+        f"m - n = {offset:3d}: score {diagonal[0]:+.3f} "
+        f"at all {len(m)} position pairs"
+    )
 
 # rotations keep the length
 assert torch.allclose(q_rot.norm(dim=-1), q.norm().expand(64))
@@ -188,8 +197,9 @@ m, n = 30, 12
 offset_turn = torch.polar(torch.ones(d // 2), (m - n) * omega.float())
 relative = (q_complex * k_complex.conj() * offset_turn).real.sum()
 assert torch.isclose(relative, scores[m, n], atol=1e-4)
-print(f"score(30, 12) = {scores[m, n]:.4f}, "
-      f"from m - n = 18 alone: {relative:.4f}")
+print(
+    f"score(30, 12) = {scores[m, n]:.4f}, from m - n = 18 alone: {relative:.4f}"
+)
 # --8<-- [end:rope_complex]
 
 # %%
@@ -211,14 +221,20 @@ half_split_order = torch.cat((torch.arange(0, 8, 2), torch.arange(1, 8, 2)))
 def rope_half_split(x, positions):
     first, second = x[..., :4], x[..., 4:]
     angle = positions[:, None] * 10000 ** (-torch.arange(0, 8, 2) / 8)
-    return torch.cat((first * angle.cos() - second * angle.sin(),
-                      first * angle.sin() + second * angle.cos()), dim=-1)
+    return torch.cat(
+        (
+            first * angle.cos() - second * angle.sin(),
+            first * angle.sin() + second * angle.cos(),
+        ),
+        dim=-1,
+    )
 
 
 reordered = q[..., half_split_order]
 interleaved = apply_rope(q, positions)[..., half_split_order]
-assert torch.allclose(rope_half_split(reordered, positions), interleaved,
-                      atol=1e-6)
+assert torch.allclose(
+    rope_half_split(reordered, positions), interleaved, atol=1e-6
+)
 
 with expect_error(ValueError, "even dim"):
     apply_rope(torch.randn(10, 7), positions)
@@ -234,8 +250,12 @@ omega = 10000 ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
 # A pair whose largest angle in training is under one turn has seen only
 # part of the circle: positions past 63 turn it to angles it never saw.
 partly_seen = (train_len - 1) * omega < 2 * math.pi
-print("pairs that never complete a turn in training:",
-      partly_seen.sum().item(), "of", d // 2)
+print(
+    "pairs that never complete a turn in training:",
+    partly_seen.sum().item(),
+    "of",
+    d // 2,
+)
 assert partly_seen.tolist() == [False] * 3 + [True] * 5
 
 # Position interpolation (PI): position p becomes p / s, so every position
@@ -282,10 +302,16 @@ torch.manual_seed(0)
 # one vector at positions 0..127
 x_rot = apply_rope(torch.randn(32).expand(128, 32), torch.arange(128))
 offsets = torch.arange(128)
-right.plot(offsets.numpy(), (pe_32 @ pe_32[0] / 16).numpy(),
-           label="sinusoidal: PE(p).PE(p+k) / (d/2)")
-right.plot(offsets.numpy(), (x_rot @ x_rot[0] / x_rot[0].dot(x_rot[0])).numpy(),
-           label="RoPE: x_p.x_(p+k) / |x|^2")
+right.plot(
+    offsets.numpy(),
+    (pe_32 @ pe_32[0] / 16).numpy(),
+    label="sinusoidal: PE(p).PE(p+k) / (d/2)",
+)
+right.plot(
+    offsets.numpy(),
+    (x_rot @ x_rot[0] / x_rot[0].dot(x_rot[0])).numpy(),
+    label="RoPE: x_p.x_(p+k) / |x|^2",
+)
 right.set_xlabel("offset k")
 right.set_ylabel("similarity")
 right.set_title("similarity to position 0 falls with the offset")

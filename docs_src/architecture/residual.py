@@ -28,8 +28,10 @@ with torch.no_grad():
     branch[2].weight.zero_()
 assert torch.equal(jacobian(branch, x), torch.zeros(4, 4))
 assert torch.equal(jacobian(residual, x), torch.eye(4))
-print("Jacobian of x + F(x), the weights of F's last layer zeroed:\n",
-      jacobian(residual, x))
+print(
+    "Jacobian of x + F(x), the weights of F's last layer zeroed:\n",
+    jacobian(residual, x),
+)
 # --8<-- [end:identity]
 
 # %%
@@ -43,8 +45,10 @@ xavier = nn.init.xavier_uniform_(torch.empty(fan_in, fan_in), gain=tanh_gain)
 expected = tanh_gain**2 * 2 / (fan_in + fan_in)  # gain^2 * 2 / (in + out)
 assert tanh_gain == 5 / 3
 assert torch.isclose(xavier.var(), torch.tensor(expected), rtol=0.02)
-print(f"weight std, n = {fan_in}: default {default.std():.4f} "
-      f"= 1/sqrt(3n), Xavier for tanh {xavier.std():.4f} = (5/3)/sqrt(n)")
+print(
+    f"weight std, n = {fan_in}: default {default.std():.4f} "
+    f"= 1/sqrt(3n), Xavier for tanh {xavier.std():.4f} = (5/3)/sqrt(n)"
+)
 # --8<-- [end:init]
 
 # %%
@@ -52,8 +56,9 @@ print(f"weight std, n = {fan_in}: default {default.std():.4f} "
 import torch.nn.functional as F
 
 
-def layer_gradients(depth, residual, activation=torch.tanh, seed=0,
-                    width=32, xavier=False):
+def layer_gradients(
+    depth, residual, activation=torch.tanh, seed=0, width=32, xavier=False
+):
     torch.manual_seed(seed)
     layers = [nn.Linear(width, width) for _ in range(depth)]  # default init
     if xavier:  # ... or Xavier with the gain for tanh, and zero biases
@@ -72,8 +77,10 @@ for seed in range(3):
     plain, _ = layer_gradients(40, residual=False, seed=seed)
     skip, _ = layer_gradients(40, residual=True, seed=seed)
     xavier, _ = layer_gradients(40, residual=False, seed=seed, xavier=True)
-    print(f"seed {seed}: first-layer gradient norm: plain {plain[0]:.1e}, "
-          f"residual {skip[0]:.1f}, plain with Xavier init {xavier[0]:.1f}")
+    print(
+        f"seed {seed}: first-layer gradient norm: plain {plain[0]:.1e}, "
+        f"residual {skip[0]:.1f}, plain with Xavier init {xavier[0]:.1f}"
+    )
     # plain, default init: the gradient vanishes on its way down
     assert plain[0] < 1e-8 and plain[-1] > 1e-2
     assert plain[0] < plain[-1] * 1e-6
@@ -91,8 +98,10 @@ _, h_relu = layer_gradients(40, residual=True, activation=torch.relu, seed=0)
 start = torch.randn(64, 32).norm(dim=1).mean()  # about sqrt(32) = 5.7
 tanh_norm = h_tanh.norm(dim=1).mean()
 relu_norm = h_relu.norm(dim=1).mean()
-print(f"mean norm of h: input {start:.1f}, after 40 tanh branches "
-      f"{tanh_norm:.1f}, after 40 ReLU branches {relu_norm:.1e}")
+print(
+    f"mean norm of h: input {start:.1f}, after 40 tanh branches "
+    f"{tanh_norm:.1f}, after 40 ReLU branches {relu_norm:.1e}"
+)
 assert tanh_norm < 10 * start  # tanh branches add at most 1 per entry
 assert relu_norm > 1000 * start  # ReLU branches only add: it explodes
 # --8<-- [end:relu_branch]
@@ -106,12 +115,19 @@ skip, _ = layer_gradients(40, residual=True)
 xavier, _ = layer_gradients(40, residual=False, xavier=True)
 fig, axis = plt.subplots(figsize=(6, 3.5))
 index = range(1, 41)
-axis.semilogy(index, plain.numpy(), "o-", markersize=3,
-              label="plain, default init")
-axis.semilogy(index, xavier.numpy(), "^-", markersize=3,
-              label="plain, Xavier init (gain 5/3)")
-axis.semilogy(index, skip.numpy(), "s-", markersize=3,
-              label="residual, default init")
+axis.semilogy(
+    index, plain.numpy(), "o-", markersize=3, label="plain, default init"
+)
+axis.semilogy(
+    index,
+    xavier.numpy(),
+    "^-",
+    markersize=3,
+    label="plain, Xavier init (gain 5/3)",
+)
+axis.semilogy(
+    index, skip.numpy(), "s-", markersize=3, label="residual, default init"
+)
 axis.set_xlabel("layer (1 = next to the input)")
 axis.set_ylabel("weight gradient norm")
 axis.set_title("40 tanh layers, width 32: gradient norm per layer")
@@ -134,10 +150,10 @@ class MLP(nn.Module):
     def __init__(self, depth, residual, width=32):
         super().__init__()
         self.stem = nn.Linear(784, width)
-        self.linears = nn.ModuleList(nn.Linear(width, width, bias=False)
-                                     for _ in range(depth))
-        self.norms = nn.ModuleList(nn.BatchNorm1d(width)
-                                   for _ in range(depth))
+        self.linears = nn.ModuleList(
+            nn.Linear(width, width, bias=False) for _ in range(depth)
+        )
+        self.norms = nn.ModuleList(nn.BatchNorm1d(width) for _ in range(depth))
         self.head = nn.Linear(width, 10)
         self.residual = residual
         for linear in self.linears:  # He init, made for ReLU
@@ -168,15 +184,20 @@ def train_mlp(depth, residual, seed, steps=100):
         return F.cross_entropy(model(pixels), targets).item(), curve
 
 
-nets = {"plain, 2 blocks": (2, False), "plain, 20 blocks": (20, False),
-        "residual, 20 blocks": (20, True)}
+nets = {
+    "plain, 2 blocks": (2, False),
+    "plain, 20 blocks": (20, False),
+    "residual, 20 blocks": (20, True),
+}
 curves = {}
 for seed in range(3):
     final = {}
     for name, (depth, residual) in nets.items():
         final[name], curves[name, seed] = train_mlp(depth, residual, seed)
-    print(f"seed {seed}: training loss after 100 steps:",
-          ", ".join(f"{name} {loss:.2f}" for name, loss in final.items()))
+    print(
+        f"seed {seed}: training loss after 100 steps:",
+        ", ".join(f"{name} {loss:.2f}" for name, loss in final.items()),
+    )
     shallow, deep = final["plain, 2 blocks"], final["plain, 20 blocks"]
     deep_residual = final["residual, 20 blocks"]
     assert deep > 3 * shallow  # deeper and plain: a worse TRAINING loss
@@ -190,8 +211,10 @@ for seed in range(3):
     model = MLP(20, residual=False)
     F.cross_entropy(model(pixels), targets).backward()
     first, last = (model.linears[i].weight.grad.norm() for i in (0, -1))
-    print(f"  plain, 20 blocks, at init: gradient norm {first:.2f} in "
-          f"block 1, {last:.2f} in block 20")
+    print(
+        f"  plain, 20 blocks, at init: gradient norm {first:.2f} in "
+        f"block 1, {last:.2f} in block 20"
+    )
     assert first > last  # it does not vanish on the way down
 
 # Yet every extra plain block could be the identity on its input h >= 0:
@@ -224,8 +247,9 @@ from pytorch_notes import expect_error
 
 
 def conv3x3(in_channels, out_channels, stride=1):
-    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1,
-                     bias=False)
+    return nn.Conv2d(
+        in_channels, out_channels, 3, stride=stride, padding=1, bias=False
+    )
 
 
 class BasicBlock(nn.Module):
@@ -238,9 +262,11 @@ class BasicBlock(nn.Module):
         self.downsample = None  # the shortcut is the identity, unless
         if stride != 1 or in_channels != out_channels:  # the shape changes
             self.downsample = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride=stride,
-                          bias=False),
-                nn.BatchNorm2d(out_channels))
+                nn.Conv2d(
+                    in_channels, out_channels, 1, stride=stride, bias=False
+                ),
+                nn.BatchNorm2d(out_channels),
+            )
 
     def forward(self, x):
         shortcut = x if self.downsample is None else self.downsample(x)
@@ -283,8 +309,10 @@ def count(module):
 
 
 torch.manual_seed(0)
-pairs = [(BasicBlock(64, 64), resnet.layer1[0]),
-         (BasicBlock(64, 128, stride=2), resnet.layer2[0])]
+pairs = [
+    (BasicBlock(64, 64), resnet.layer1[0]),
+    (BasicBlock(64, 128, stride=2), resnet.layer2[0]),
+]
 for ours, theirs in pairs:
     assert count(ours) == count(theirs)
     # same names: conv1, bn1, conv2, bn2, downsample.0 and .1
@@ -298,19 +326,23 @@ for ours, theirs in pairs:
 # Two 3x3 convs without bias, two BatchNorms (gamma and beta);
 # plus the 1x1 projection and its BatchNorm.
 assert count(resnet.layer1[0]) == 2 * 64 * 64 * 9 + 2 * 2 * 64 == 73_984
-assert (count(resnet.layer2[0])
-        == 64 * 128 * 9 + 128 * 128 * 9 + 2 * 2 * 128 + 64 * 128 + 2 * 128
-        == 230_144)
+assert (
+    count(resnet.layer2[0])
+    == 64 * 128 * 9 + 128 * 128 * 9 + 2 * 2 * 128 + 64 * 128 + 2 * 128
+    == 230_144
+)
 # --8<-- [end:torchvision]
 
 # %%
 # --8<-- [start:post_pre]
 torch.manual_seed(0)
 d_model, num_heads, d_ff = 16, 4, 32
-post_layer = nn.TransformerEncoderLayer(d_model, num_heads, d_ff, dropout=0.0,
-                                        batch_first=True, norm_first=False)
-pre_layer = nn.TransformerEncoderLayer(d_model, num_heads, d_ff, dropout=0.0,
-                                       batch_first=True, norm_first=True)
+post_layer = nn.TransformerEncoderLayer(
+    d_model, num_heads, d_ff, dropout=0.0, batch_first=True, norm_first=False
+)
+pre_layer = nn.TransformerEncoderLayer(
+    d_model, num_heads, d_ff, dropout=0.0, batch_first=True, norm_first=True
+)
 tokens = torch.randn(2, 5, d_model)
 
 
@@ -332,20 +364,26 @@ def pre_ln(layer, x):  # GPT-2 and most models since: the branch input only
     return x + feed_forward(layer, layer.norm2(x))
 
 
-assert torch.allclose(post_ln(post_layer, tokens), post_layer(tokens),
-                      atol=1e-6)
+assert torch.allclose(
+    post_ln(post_layer, tokens), post_layer(tokens), atol=1e-6
+)
 assert torch.allclose(pre_ln(pre_layer, tokens), pre_layer(tokens), atol=1e-6)
 # Post-LN's output is a LayerNorm output: every token has mean 0 and
 # variance 1. Pre-LN's is not.
 post_out, pre_out = post_layer(tokens), pre_layer(tokens)
 assert torch.allclose(post_out.mean(-1), torch.zeros(2, 5), atol=1e-6)
-assert torch.allclose(post_out.var(-1, correction=0), torch.ones(2, 5),
-                      atol=1e-3)
+assert torch.allclose(
+    post_out.var(-1, correction=0), torch.ones(2, 5), atol=1e-3
+)
 assert pre_out.mean(-1).abs().max() > 0.01
-print("per-token mean of the output, Post-LN:",
-      post_out.mean(-1)[0].detach().numpy().round(3))
-print("per-token mean of the output, Pre-LN: ",
-      pre_out.mean(-1)[0].detach().numpy().round(3))
+print(
+    "per-token mean of the output, Post-LN:",
+    post_out.mean(-1)[0].detach().numpy().round(3),
+)
+print(
+    "per-token mean of the output, Pre-LN: ",
+    pre_out.mean(-1)[0].detach().numpy().round(3),
+)
 # --8<-- [end:post_pre]
 
 # %%
@@ -363,8 +401,9 @@ assert count(post_block) == count(pre_block) == count(post_layer)
 keep = causal_mask(5)
 for block, layer in [(post_block, post_layer), (pre_block, pre_layer)]:
     assert torch.allclose(block(tokens), layer(tokens), atol=1e-5)
-    assert torch.allclose(block(tokens, keep), layer(tokens, src_mask=~keep),
-                          atol=1e-5)
+    assert torch.allclose(
+        block(tokens, keep), layer(tokens, src_mask=~keep), atol=1e-5
+    )
 print(pre_block)
 
 with expect_error(ValueError, "shape (N, length, 16)"):
@@ -385,8 +424,10 @@ for Block in [PostLNBlock, PreLNBlock]:
             last.weight.zero_()
             last.bias.zero_()
     y = block(tokens)
-    print(f"{Block.__name__} with silent branches: output == input? "
-          f"{torch.equal(y, tokens)}")
+    print(
+        f"{Block.__name__} with silent branches: output == input? "
+        f"{torch.equal(y, tokens)}"
+    )
     assert torch.equal(y, tokens) == (Block is PreLNBlock)
     if Block is PostLNBlock:  # LN(LN(x))
         twice = F.layer_norm(F.layer_norm(tokens, (16,)), (16,))
@@ -398,8 +439,9 @@ depth, results = 12, {"Post-LN": [], "Pre-LN": []}
 for seed in range(5):
     for name, Block in [("Post-LN", PostLNBlock), ("Pre-LN", PreLNBlock)]:
         torch.manual_seed(seed)
-        stack = nn.Sequential(*[Block(d_model, num_heads, d_ff)
-                                for _ in range(depth)])
+        stack = nn.Sequential(
+            *[Block(d_model, num_heads, d_ff) for _ in range(depth)]
+        )
         x = torch.randn(1, 4, d_model)
         J = jacobian(stack, x, vectorize=True)
         J = J.reshape(4 * d_model, 4 * d_model)
@@ -413,10 +455,16 @@ for seed in range(5):
         results[name].append((identity_part.item(), ratio.item()))
 
 for name, rows in results.items():
-    print(name, "trace(J)/n:", [f"{a:.2f}" for a, _ in rows],
-          "| |grad input| / |grad output|:", [f"{b:.2f}" for _, b in rows])
+    print(
+        name,
+        "trace(J)/n:",
+        [f"{a:.2f}" for a, _ in rows],
+        "| |grad input| / |grad output|:",
+        [f"{b:.2f}" for _, b in rows],
+    )
 for (post_trace, post_ratio), (pre_trace, pre_ratio) in zip(
-        results["Post-LN"], results["Pre-LN"]):
+    results["Post-LN"], results["Pre-LN"]
+):
     # Pre-LN keeps the identity, Post-LN loses it
     assert abs(pre_trace - 1) < 0.15 and post_trace < 0.8
     # Post-LN's gradient shrinks on the way down, Pre-LN's grows
@@ -453,6 +501,8 @@ assert torch.allclose(rms_norm(3 * x), rms_norm(x), atol=1e-5)
 assert torch.allclose(layer_norm(x + 5), layer_norm(x), atol=1e-4)
 assert not torch.allclose(rms_norm(x + 5), rms_norm(x), atol=1e-2)
 print(ours)
-print("RMS of each normalized row:",
-      rms_norm(x).pow(2).mean(-1).sqrt().detach().numpy().round(4))
+print(
+    "RMS of each normalized row:",
+    rms_norm(x).pow(2).mean(-1).sqrt().detach().numpy().round(4),
+)
 # --8<-- [end:rmsnorm]

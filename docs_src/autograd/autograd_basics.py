@@ -1,6 +1,6 @@
 # %% [markdown]
-# # 02 Autograd basics: requires_grad, backward, accumulation, backward(v) = vᵀJ, no_grad
-# Book page: autograd/autograd-basics
+# # 02 Autograd basics: requires_grad, backward, accumulation, backward(v) =
+# vᵀJ, no_grad Book page: autograd/autograd-basics
 
 # %%
 # --8<-- [start:requires-grad]
@@ -15,7 +15,9 @@ z = x * 2  # only untracked inputs: a plain tensor
 assert not x.requires_grad and w.requires_grad
 assert y.requires_grad and y.grad_fn is not None
 assert not z.requires_grad and z.grad_fn is None
-print("y:", y.requires_grad, y.grad_fn.name(), "| z:", z.requires_grad, z.grad_fn)
+print(
+    "y:", y.requires_grad, y.grad_fn.name(), "| z:", z.requires_grad, z.grad_fn
+)
 
 b = torch.zeros(3).requires_grad_()  # switch tracking on, in place
 assert b.requires_grad
@@ -66,10 +68,11 @@ optimizer.zero_grad()  # what a training loop calls: set_to_none=True by default
 assert w.grad is None
 # --8<-- [end:accumulate]
 
+
 # %%
 # --8<-- [start:forgot-zero]
 def descend(steps, zero_grad):
-    """Minimise (w - 3)² by gradient descent from w = 0; return w at every step."""
+    """Gradient descent on (w - 3)² from w = 0; return w at every step."""
     w = torch.tensor(0.0, requires_grad=True)
     trajectory = [w.item()]
     for _ in range(steps):
@@ -145,9 +148,9 @@ def f(x):
 x = torch.tensor([1.0, 2.0], requires_grad=True)
 J = jacobian(f, x)  # 3 x 2, J[i, j] = d f_i / d x_j
 x1, x2 = x.tolist()
-assert torch.allclose(J, torch.tensor([[2 * x1 * x2, x1**2],
-                                       [1.0, 3.0],
-                                       [0.0, 3 * x2**2]]))
+assert torch.allclose(
+    J, torch.tensor([[2 * x1 * x2, x1**2], [1.0, 3.0], [0.0, 3 * x2**2]])
+)
 
 v = torch.tensor([1.0, 0.5, -1.0])
 f(x).backward(v)
@@ -182,7 +185,8 @@ with saved_tensors_hooks(lambda t: saved.append(t.numel()) or t, lambda t: t):
     squares = big**2
 squares.backward(v_big)  # J would be 10^6 x 10^6 (4 TB), but it is never built
 assert sum(saved) == 1_000_000  # the graph keeps x (for 2x), not 10^12 entries
-assert torch.allclose(big.grad, v_big * 2 * big.detach())  # vᵀJ for a diagonal J
+# vᵀJ for a diagonal J
+assert torch.allclose(big.grad, v_big * 2 * big.detach())
 # --8<-- [end:jacobian-rows]
 
 # %%
@@ -244,9 +248,13 @@ assert loss.requires_grad and loss.grad_fn is not None
 running_tensor, running_float = 0.0, 0.0
 for step in range(3):
     loss = ((w * step) ** 2).sum()
-    running_tensor = running_tensor + loss  # a tensor: chains every step's graph
+    # a tensor: chains every step's graph
+    running_tensor = running_tensor + loss
     running_float += loss.item()  # a float: the graphs can be freed
-assert isinstance(running_tensor, torch.Tensor) and running_tensor.grad_fn is not None
+assert (
+    isinstance(running_tensor, torch.Tensor)
+    and running_tensor.grad_fn is not None
+)
 assert isinstance(running_float, float)
 assert abs(running_float - running_tensor.item()) < 1e-5
 w.grad = None

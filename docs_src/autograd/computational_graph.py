@@ -1,6 +1,6 @@
 # %% [markdown]
-# # 03 Computational graph: grad_fn, leaves, retain_graph, detach, a graph built at run time
-# Book page: autograd/computational-graph
+# # 03 Computational graph: grad_fn, leaves, retain_graph, detach, a graph built
+# at run time Book page: autograd/computational-graph
 
 # %%
 # --8<-- [start:grad-fn]
@@ -14,7 +14,8 @@ loss = d**2
 
 for name, t in [("a", a), ("b", b), ("c", c), ("d", d), ("loss", loss)]:
     print(f"{name:>4}: grad_fn = {t.grad_fn.name() if t.grad_fn else None}")
-assert a.grad_fn is None and b.grad_fn is None  # made by us, not by an operation
+# made by us, not by an operation
+assert a.grad_fn is None and b.grad_fn is None
 assert c.grad_fn.name() == "MulBackward0"
 assert d.grad_fn.name() == "AddBackward0"
 assert loss.grad_fn.name() == "PowBackward0"
@@ -29,6 +30,7 @@ node_names = [t.grad_fn.name() for t in (squared, powered, exponential)]
 assert node_names == ["PowBackward0", "PowBackward1", "PowBackward2"]
 print(node_names)
 # --8<-- [end:overloads]
+
 
 # %%
 # --8<-- [start:walk]
@@ -54,7 +56,8 @@ assert [line.strip() for line in lines] == [
     "AccumulateGrad (b)",
     "AccumulateGrad (a)",
 ]
-assert (a * torch.ones(())).grad_fn.next_functions[1][0] is None  # a constant input
+# a constant input
+assert (a * torch.ones(())).grad_fn.next_functions[1][0] is None
 # --8<-- [end:walk]
 
 # %%
@@ -75,7 +78,8 @@ h = x * 3  # not a leaf: made by an operation
 out = (h**2).sum()
 out.backward()
 assert x.is_leaf and not h.is_leaf and not out.is_leaf
-assert torch.ones(2).is_leaf  # tensors that need no gradient count as leaves too
+# tensors that need no gradient count as leaves too
+assert torch.ones(2).is_leaf
 assert torch.equal(x.grad, 18 * x.detach())  # dL/dx = 2 * 3x * 3
 
 with warnings.catch_warnings(record=True) as caught:
@@ -108,7 +112,8 @@ with expect_error(ValueError, "non-leaf"):  # an optimizer only takes leaves
 
 w = (torch.randn(3) * 0.01).requires_grad_()  # scale first, then track
 assert w.is_leaf
-assert not torch.randn(3, requires_grad=True).double().is_leaf  # a copy is an operation too
+# a copy is an operation too
+assert not torch.randn(3, requires_grad=True).double().is_leaf
 # --8<-- [end:not-a-leaf]
 
 # %%
@@ -178,7 +183,8 @@ assert x[0].item() == 10.0
 
 with expect_error(RuntimeError, "Use tensor.detach().numpy()"):
     x.numpy()  # NumPy cannot follow the graph
-print("x.detach().cpu().numpy():", x.detach().cpu().numpy())  # works on any device
+# works on any device
+print("x.detach().cpu().numpy():", x.detach().cpu().numpy())
 # --8<-- [end:shared-storage]
 
 # %%
@@ -195,14 +201,21 @@ with expect_error(RuntimeError, "modified by an inplace operation"):
 e = x.exp()
 e.data.zero_()  # .data: the same storage, but the change is not counted
 e.sum().backward()  # no error ...
-assert torch.equal(x.grad, torch.zeros(2))  # ... and a wrong gradient (should be eˣ)
-print("gradient after a .data change:", x.grad, "| the true one, eˣ:", x.detach().exp())
+# ... and a wrong gradient (should be eˣ)
+assert torch.equal(x.grad, torch.zeros(2))
+print(
+    "gradient after a .data change:",
+    x.grad,
+    "| the true one, eˣ:",
+    x.detach().exp(),
+)
 # --8<-- [end:version-counter]
+
 
 # %%
 # --8<-- [start:dynamic]
 def grow(x):
-    """Double x until its norm passes 10: how many times depends on x's values."""
+    """Double x until its norm passes 10: how often depends on x's values."""
     doublings = 0
     while x.norm() < 10:
         x = x * 2
@@ -215,9 +228,12 @@ for start in ([1.0, 1.0], [3.0, 4.0]):
     out, doublings = grow(x)
     out.backward()
     nodes = [line.strip() for line in graph_lines(out.grad_fn, {id(x): "x"})]
-    assert nodes.count("MulBackward0") == doublings  # the graph records what ran
-    assert not any("Norm" in node for node in nodes)  # the loop test is off the path
-    assert torch.equal(x.grad, torch.full((2,), 2.0**doublings))  # d(2^k x)/dx = 2^k
+    # the graph records what ran
+    assert nodes.count("MulBackward0") == doublings
+    # the loop test is off the path
+    assert not any("Norm" in node for node in nodes)
+    # d(2^k x)/dx = 2^k
+    assert torch.equal(x.grad, torch.full((2,), 2.0**doublings))
     print(f"x = {start}: doublings = {doublings}, x.grad = {x.grad.tolist()}")
     print("   graph:", " -> ".join(nodes))
 # --8<-- [end:dynamic]

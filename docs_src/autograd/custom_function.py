@@ -1,6 +1,6 @@
 # %% [markdown]
-# # 07 Custom autograd.Function: ReLU, straight-through estimator, multi-input, gradcheck
-# Book page: autograd/custom-function
+# # 07 Custom autograd.Function: ReLU, straight-through estimator, multi-input,
+# gradcheck Book page: autograd/custom-function
 
 # %%
 # --8<-- [start:relu]
@@ -21,14 +21,16 @@ class MyReLU(torch.autograd.Function):
 
 x = torch.tensor([-2.0, -0.5, 0.0, 0.5, 2.0], requires_grad=True)
 y = MyReLU.apply(x)  # call .apply, never forward() directly
-y.backward(torch.arange(1.0, 6.0))  # an upstream gradient dL/dy = [1, 2, 3, 4, 5]
+# an upstream gradient dL/dy = [1, 2, 3, 4, 5]
+y.backward(torch.arange(1.0, 6.0))
 
 x_ref = x.detach().clone().requires_grad_()
 torch.relu(x_ref).backward(torch.arange(1.0, 6.0))
 
 assert torch.equal(y, torch.relu(x_ref))
 assert torch.equal(x.grad, x_ref.grad)  # 0 at x = 0, like torch.relu
-assert type(y.grad_fn).__name__ == "MyReLUBackward"  # the whole function is one node
+# the whole function is one node
+assert type(y.grad_fn).__name__ == "MyReLUBackward"
 print("output:  ", y)
 print("x.grad:  ", x.grad)
 print("grad_fn: ", type(y.grad_fn).__name__)
@@ -51,7 +53,8 @@ with expect_error(RuntimeError, "modified by an inplace operation"):
 # --8<-- [start:gradcheck_relu]
 from torch.autograd import gradcheck
 
-x = torch.linspace(-2.0, 2.0, 10, dtype=torch.float64, requires_grad=True)  # no zero in it
+# no zero in it
+x = torch.linspace(-2.0, 2.0, 10, dtype=torch.float64, requires_grad=True)
 assert not (x == 0).any()
 assert gradcheck(MyReLU.apply, (x,))
 print("gradcheck away from 0: passed")
@@ -79,13 +82,15 @@ class WrongReLU(MyReLU):
 two_points = torch.tensor([-1.0, 2.0], dtype=torch.float64, requires_grad=True)
 with expect_error(GradcheckError, "Jacobian mismatch") as mismatch:
     gradcheck(WrongReLU.apply, (two_points,))
-print("\n".join(str(mismatch.error).rstrip().splitlines()[1:]))  # both Jacobians
+# both Jacobians
+print("\n".join(str(mismatch.error).rstrip().splitlines()[1:]))
 # --8<-- [end:wrong_backward]
+
 
 # %%
 # --8<-- [start:ste]
 class RoundSTE(torch.autograd.Function):
-    """Round in the forward pass; pretend it was the identity in the backward pass."""
+    """Forward: round. Backward: pretend the rounding was the identity."""
 
     @staticmethod
     def forward(ctx, x):
@@ -98,14 +103,16 @@ class RoundSTE(torch.autograd.Function):
 
 x = torch.tensor([-1.7, -0.6, 0.4, 1.2, 2.6], requires_grad=True)
 torch.round(x).sum().backward()
-assert torch.equal(x.grad, torch.zeros(5))  # the true derivative: 0 almost everywhere
+# the true derivative: 0 almost everywhere
+assert torch.equal(x.grad, torch.zeros(5))
 print("torch.round grad:", x.grad)
 
 x.grad = None
 y = RoundSTE.apply(x)
 y.sum().backward()
 assert torch.equal(y, torch.round(x))  # same forward...
-assert torch.equal(x.grad, torch.ones(5))  # ...but the gradient passes straight through
+# ...but the gradient passes straight through
+assert torch.equal(x.grad, torch.ones(5))
 print("RoundSTE output: ", y)
 print("RoundSTE grad:   ", x.grad)
 
@@ -115,6 +122,7 @@ y_detach = x + (torch.round(x) - x).detach()
 y_detach.sum().backward()
 assert torch.equal(y_detach, y) and torch.equal(x.grad, torch.ones(5))
 # --8<-- [end:ste]
+
 
 # %%
 # --8<-- [start:ste_clipped]
@@ -166,7 +174,10 @@ def fit(rounding, steps=100):
 
 results = {"torch.round": fit(torch.round), "RoundSTE": fit(RoundSTE.apply)}
 for name, (w, w_quantized, loss) in results.items():
-    print(f"{name:12s} w = {w:.4f}  quantized w = {w_quantized:.2f}  loss = {loss:.4f}")
+    print(
+        f"{name:12s} w = {w:.4f}  quantized w = {w_quantized:.2f}  "
+        f"loss = {loss:.4f}"
+    )
 
 w_round, _, loss_round = results["torch.round"]
 _, w_quantized_ste, loss_ste = results["RoundSTE"]
@@ -184,7 +195,7 @@ needs_seen = []  # what backward was asked for, kept for the demo below
 
 
 class ScaledMulSin(torch.autograd.Function):
-    """f(x, y, scale) = scale * x * y + sin(x), where scale is a Python float."""
+    """f(x, y, scale) = scale * x * y + sin(x); scale is a Python float."""
 
     @staticmethod
     def forward(ctx, x, y, scale):
@@ -209,7 +220,10 @@ x = torch.randn(4, dtype=torch.float64, requires_grad=True)
 y = torch.randn(4, dtype=torch.float64, requires_grad=True)
 ScaledMulSin.apply(x, y, 3.0).sum().backward()
 
-x_ref, y_ref = x.detach().clone().requires_grad_(), y.detach().clone().requires_grad_()
+x_ref, y_ref = (
+    x.detach().clone().requires_grad_(),
+    y.detach().clone().requires_grad_(),
+)
 (3.0 * x_ref * y_ref + torch.sin(x_ref)).sum().backward()
 assert torch.allclose(x.grad, x_ref.grad) and torch.allclose(y.grad, y_ref.grad)
 assert gradcheck(ScaledMulSin.apply, (x, y, 3.0))
@@ -226,21 +240,30 @@ print("needs_input_grad, y constant:           ", needs_seen[-1])
 from torch.autograd import gradgradcheck
 
 inputs = (x, y, 3.0)
-assert gradgradcheck(ScaledMulSin.apply, inputs)  # second derivatives are right too
+# second derivatives are right too
+assert gradgradcheck(ScaledMulSin.apply, inputs)
 print("ScaledMulSin: gradgradcheck passed")
 
 
 class DetachedMulSin(ScaledMulSin):
     @staticmethod
     def backward(ctx, grad_output):
-        x, y = (t.detach() for t in ctx.saved_tensors)  # cuts backward off the graph
-        return grad_output * (ctx.scale * y + torch.cos(x)), grad_output * ctx.scale * x, None
+        # cuts backward off the graph
+        x, y = (t.detach() for t in ctx.saved_tensors)
+        return (
+            grad_output * (ctx.scale * y + torch.cos(x)),
+            grad_output * ctx.scale * x,
+            None,
+        )
 
 
-assert gradcheck(DetachedMulSin.apply, inputs)  # first derivatives still right...
-assert not gradgradcheck(DetachedMulSin.apply, inputs, raise_exception=False)  # ...second not
+# first derivatives still right...
+assert gradcheck(DetachedMulSin.apply, inputs)
+# ...second not
+assert not gradgradcheck(DetachedMulSin.apply, inputs, raise_exception=False)
 print("DetachedMulSin: gradcheck passed, gradgradcheck failed")
 # --8<-- [end:gradgradcheck]
+
 
 # %%
 # --8<-- [start:setup_context]
@@ -272,6 +295,7 @@ per_element = torch.func.vmap(grad_cube)(t.detach())  # ...mapped over a batch
 assert torch.allclose(per_element, 3 * t.detach() ** 2)
 print("vmap(grad(Cube)):", per_element)
 
-with expect_error(RuntimeError, "setup_context"):  # the classic style does not work with torch.func
+# the classic style does not work with torch.func
+with expect_error(RuntimeError, "setup_context"):
     torch.func.grad(MyReLU.apply)(torch.tensor(1.0))
 # --8<-- [end:setup_context]

@@ -23,8 +23,10 @@ def grads_of(model):
     return torch.cat([p.grad.flatten() for p in model.parameters()])
 
 
-assert torch.equal(make_model()[0].weight, make_model()[0].weight)  # same start every time
-assert sum(p.numel() for p in make_model().parameters()) == 25  # (1*8 + 8) + (8*1 + 1)
+# same start every time
+assert torch.equal(make_model()[0].weight, make_model()[0].weight)
+# (1*8 + 8) + (8*1 + 1)
+assert sum(p.numel() for p in make_model().parameters()) == 25
 print(make_model())
 # --8<-- [end:model]
 
@@ -48,6 +50,7 @@ for xb, yb in zip(x.chunk(k), y.chunk(k)):  # 4 micro-batches of 25 points
 assert torch.allclose(grads_of(small), full_grad, atol=1e-6)
 print("accumulated gradient, first 4 entries:", grads_of(small)[:4])
 # --8<-- [end:accumulate]
+
 
 # %%
 # --8<-- [start:steps]
@@ -75,8 +78,12 @@ for xb, yb in zip(x.chunk(k), y.chunk(k)):
     (loss_fn(wrong(xb), yb) / k).backward()
 last = make_model()
 (loss_fn(last(x.chunk(k)[-1]), y.chunk(k)[-1]) / k).backward()
-assert torch.allclose(grads_of(wrong), grads_of(last))  # only the last micro-batch survived
-print(f"output bias after 5 steps: {big[2].bias.item():.6f} (1 batch), {small[2].bias.item():.6f} (4 micro-batches)")
+# only the last micro-batch survived
+assert torch.allclose(grads_of(wrong), grads_of(last))
+print(
+    f"output bias after 5 steps: {big[2].bias.item():.6f} (1 batch), "
+    f"{small[2].bias.item():.6f} (4 micro-batches)"
+)
 # --8<-- [end:steps]
 
 # %%
@@ -86,7 +93,11 @@ for xb, yb in zip(x.chunk(k), y.chunk(k)):
     loss_fn(forgot(xb), yb).backward()  # no "/ k"
 
 assert torch.allclose(grads_of(forgot), k * full_grad, atol=1e-5)
-print("without / k the gradient is", (grads_of(forgot).norm() / full_grad.norm()).item(), "times too big")
+print(
+    "without / k the gradient is",
+    (grads_of(forgot).norm() / full_grad.norm()).item(),
+    "times too big",
+)
 # --8<-- [end:no_divide]
 
 # %%
@@ -100,14 +111,22 @@ for xb, yb in zip(x.split(sizes), y.split(sizes)):
 
 assert not torch.allclose(grads_of(uneven), full_grad, atol=1e-2)
 assert torch.allclose(grads_of(weighted), full_grad, atol=1e-6)
-print(f"sizes 40/30/20/10, / k:       max error {(grads_of(uneven) - full_grad).abs().max():.1e}")
-print(f"sizes 40/30/20/10, * n_j / n: max error {(grads_of(weighted) - full_grad).abs().max():.1e}")
+print(
+    "sizes 40/30/20/10, / k:       max error "
+    f"{(grads_of(uneven) - full_grad).abs().max():.1e}"
+)
+print(
+    "sizes 40/30/20/10, * n_j / n: max error "
+    f"{(grads_of(weighted) - full_grad).abs().max():.1e}"
+)
 
 
 # 2. BatchNorm normalises each micro-batch with that micro-batch's statistics.
 def make_bn_model():
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(1, 8), nn.BatchNorm1d(8), nn.Tanh(), nn.Linear(8, 1))
+    return nn.Sequential(
+        nn.Linear(1, 8), nn.BatchNorm1d(8), nn.Tanh(), nn.Linear(8, 1)
+    )
 
 
 bn_big, bn_small = make_bn_model(), make_bn_model()
@@ -117,7 +136,9 @@ for xb, yb in zip(x.chunk(k), y.chunk(k)):
 
 bn_gap = (grads_of(bn_big) - grads_of(bn_small)).abs().max()
 assert bn_gap > grads_of(bn_big).abs().max()  # a lot: more than any entry
-print(f"with BatchNorm, 1 batch vs 4 micro-batches: max difference {bn_gap:.2f}")
+print(
+    f"with BatchNorm, 1 batch vs 4 micro-batches: max difference {bn_gap:.2f}"
+)
 # --8<-- [end:not_exact]
 
 # %%
@@ -131,9 +152,13 @@ max_norm = 1.0
 total_norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm=max_norm)
 after = grads_of(model)
 
-assert torch.allclose(total_norm, manual_norm)  # it returns the norm *before* clipping
-assert total_norm > max_norm and torch.allclose(after.norm(), torch.tensor(max_norm))
-assert torch.allclose(after, before * max_norm / total_norm, atol=1e-6)  # same direction
+# it returns the norm *before* clipping
+assert torch.allclose(total_norm, manual_norm)
+assert total_norm > max_norm and torch.allclose(
+    after.norm(), torch.tensor(max_norm)
+)
+# same direction
+assert torch.allclose(after, before * max_norm / total_norm, atol=1e-6)
 print(f"norm before {total_norm.item():.4f}, after {after.norm().item():.4f}")
 
 # A norm already below max_norm is left alone.
@@ -155,9 +180,12 @@ assert after.abs().max() <= clip
 assert torch.equal(after, before.clamp(-clip, clip))  # each entry on its own
 cosine = torch.cosine_similarity(before, after, dim=0)
 assert cosine < 0.9  # the direction changed
-print("entries clipped:", (before.abs() > clip).sum().item(), "of", before.numel())
+print(
+    "entries clipped:", (before.abs() > clip).sum().item(), "of", before.numel()
+)
 print(f"cosine(before, after) = {cosine.item():.3f}")
 # --8<-- [end:clip_value]
+
 
 # %%
 # --8<-- [start:finite_diff]
@@ -185,9 +213,12 @@ for h in (1e-1, 1e-2, 1e-3):
     central_error = (f(t + h) - f(t - h)) / (2 * h) - df(t)
     assert torch.isclose(forward_error, h / 2 * d2f(t), rtol=0.05)  # O(h)
     assert torch.isclose(central_error, h**2 / 6 * d3f(t), rtol=0.05)  # O(h^2)
-    print(f"{h:6.0e}   {forward_error:.2e}     {h / 2 * d2f(t):.2e}   "
-          f"{central_error:.2e}       {h**2 / 6 * d3f(t):.2e}")
+    print(
+        f"{h:6.0e}   {forward_error:.2e}     {h / 2 * d2f(t):.2e}   "
+        f"{central_error:.2e}       {h**2 / 6 * d3f(t):.2e}"
+    )
 # --8<-- [end:finite_diff]
+
 
 # %%
 # --8<-- [start:check_model]
@@ -215,8 +246,14 @@ def autograd_grad(model, x, y):
 
 
 def compare(model, x, y, h=1e-6):
-    """Largest gap between the two gradients, and the rounding estimate eps * |L| / h."""
-    error = (numerical_grad(model, x, y, h) - autograd_grad(model, x, y)).abs().max().item()
+    """Largest gap between the two gradients, and the rounding estimate
+    eps * |L| / h."""
+    error = (
+        (numerical_grad(model, x, y, h) - autograd_grad(model, x, y))
+        .abs()
+        .max()
+        .item()
+    )
     rounding = torch.finfo(x.dtype).eps * loss_fn(model(x), y).item() / h
     return error, rounding
 
@@ -225,8 +262,14 @@ model32 = make_model()
 model64, x64, y64 = make_model().double(), x.double(), y.double()
 error32, rounding32 = compare(model32, x, y)
 error64, rounding64 = compare(model64, x64, y64)
-print(f"float32: max |numerical - autograd| = {error32:.1e}   eps*|L|/h = {rounding32:.1e}")
-print(f"float64: max |numerical - autograd| = {error64:.1e}   eps*|L|/h = {rounding64:.1e}")
+print(
+    f"float32: max |numerical - autograd| = {error32:.1e}   "
+    f"eps*|L|/h = {rounding32:.1e}"
+)
+print(
+    f"float64: max |numerical - autograd| = {error64:.1e}   "
+    f"eps*|L|/h = {rounding64:.1e}"
+)
 
 for error, rounding in [(error32, rounding32), (error64, rounding64)]:
     assert 1 / 3 < error / rounding < 3  # the rounding term predicts the error
@@ -245,11 +288,15 @@ assert gradcheck(model64, (inputs,))  # raises an error if it fails
 
 # 2. The loss with respect to the parameters, passed in as inputs.
 names = [name for name, _ in model64.named_parameters()]
-params = tuple(p.detach().clone().requires_grad_() for p in model64.parameters())
+params = tuple(
+    p.detach().clone().requires_grad_() for p in model64.parameters()
+)
 
 
 def loss_of(*params):
-    outputs = torch.func.functional_call(model64, dict(zip(names, params)), (x64,))
+    outputs = torch.func.functional_call(
+        model64, dict(zip(names, params)), (x64,)
+    )
     return loss_fn(outputs, y64)
 
 
@@ -275,7 +322,9 @@ trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
 assert (total, trainable) == ((1 * 8 + 8) + (8 * 1 + 1), 8 * 1 + 1)
 print(f"trainable parameters: {trainable} of {total}")
 
-optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+optimizer = torch.optim.SGD(
+    [p for p in model.parameters() if p.requires_grad], lr=0.1
+)
 frozen_before = model[0].weight.clone()
 head_before = model[2].weight.clone()
 optimizer.zero_grad()
@@ -284,7 +333,8 @@ optimizer.step()
 
 assert model[0](x).grad_fn is None  # the graph starts after the frozen layer
 assert model[0].weight.grad is None and model[0].bias.grad is None
-assert torch.equal(model[0].weight, frozen_before)  # the frozen layer did not move
+# the frozen layer did not move
+assert torch.equal(model[0].weight, frozen_before)
 assert not torch.equal(model[2].weight, head_before)  # the last layer did learn
 print("grad of the frozen weight:", model[0].weight.grad)
 # --8<-- [end:freeze]
@@ -292,7 +342,8 @@ print("grad of the frozen weight:", model[0].weight.grad)
 # %%
 # --8<-- [start:freeze_optimizer]
 model = make_model()
-optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)  # every parameter
+# every parameter
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 loss_fn(model(x), y).backward()
 first_grad = model[0].weight.grad.clone()
 optimizer.step()  # a first step, all trainable: it fills the momentum buffers
@@ -306,20 +357,26 @@ optimizer.step()
 assert torch.count_nonzero(model[0].weight.grad) == 0  # a zero gradient...
 moved = model[0].weight - frozen_before  # ...yet momentum moved the weights:
 assert torch.allclose(moved, -0.1 * 0.9 * first_grad)  # -lr * 0.9 * old grad
-print(f"frozen weights moved by up to {(model[0].weight - frozen_before).abs().max():.4f}")
+print(
+    "frozen weights moved by up to "
+    f"{(model[0].weight - frozen_before).abs().max():.4f}"
+)
 
 # With .grad set to None (the default of zero_grad) the optimizer skips them.
 optimizer.zero_grad()
 frozen_before = model[0].weight.clone()
 loss_fn(model(x), y).backward()
 optimizer.step()
-assert model[0].weight.grad is None and torch.equal(model[0].weight, frozen_before)
+assert model[0].weight.grad is None and torch.equal(
+    model[0].weight, frozen_before
+)
 # --8<-- [end:freeze_optimizer]
 
 # %%
 # --8<-- [start:freeze_bn]
 torch.manual_seed(0)
-batch_norm = nn.BatchNorm1d(3).requires_grad_(False)  # frozen, but in train mode
+# frozen, but in train mode
+batch_norm = nn.BatchNorm1d(3).requires_grad_(False)
 batch = torch.randn(16, 3) + 5.0
 
 batch_norm(batch)
@@ -330,8 +387,10 @@ print("running_mean after one train-mode forward:", batch_norm.running_mean)
 batch_norm.eval()
 frozen_mean = batch_norm.running_mean.clone()
 batch_norm(batch)
-assert torch.equal(batch_norm.running_mean, frozen_mean)  # eval() stops the updates
+# eval() stops the updates
+assert torch.equal(batch_norm.running_mean, frozen_mean)
 
-nn.Sequential(batch_norm).train()  # a later model.train() reaches every submodule...
+# a later model.train() reaches every submodule...
+nn.Sequential(batch_norm).train()
 assert batch_norm.training  # ...and turns the updates back on
 # --8<-- [end:freeze_bn]

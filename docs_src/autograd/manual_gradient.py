@@ -9,20 +9,23 @@ from pytorch_notes import line_data
 
 x, y = line_data(n=100, slope=2.0, intercept=1.0, noise=0.1, seed=0)
 assert x.shape == y.shape == (100, 1)
-assert (y - (2 * x + 1)).abs().max() < 0.4  # close to the line: the noise is small
+# close to the line: the noise is small
+assert (y - (2 * x + 1)).abs().max() < 0.4
 print("x:", tuple(x.shape), "y:", tuple(y.shape))
 print("first three (x, y) points:\n", torch.cat([x[:3], y[:3]], dim=1))
 # --8<-- [end:data]
 
+
 # %%
 # --8<-- [start:grads]
 def loss_and_grads(w, b, x, y):
-    """Mean squared error and its gradient, derived by hand with the chain rule."""
+    """Mean squared error and its gradient, by hand with the chain rule."""
     residual = w * x + b - y  # r_i = w x_i + b - y_i
     loss = (residual**2).mean()  # L = mean(r_i^2)
     dw = (2 * residual * x).mean()  # dL/dw = mean(2 r_i x_i)
     db = (2 * residual).mean()  # dL/db = mean(2 r_i)
     return loss, dw, db
+
 
 # Check the hand-derived gradient against autograd at one point.
 w = torch.tensor(0.5, requires_grad=True)
@@ -57,8 +60,10 @@ noise_power = ((y - (2 * x + 1)) ** 2).mean().item()  # left by the true line
 assert abs(history[-1] - best) < 1e-3 * best  # descent reached the floor
 assert best <= noise_power < 1.05 * best  # the true line is barely worse
 assert abs(best - 0.1**2) < 0.1 * 0.1**2  # and the floor is the noise variance
-print(f"final loss {history[-1]:.5f}, best line {best:.5f}, "
-      f"true line {noise_power:.5f}")
+print(
+    f"final loss {history[-1]:.5f}, best line {best:.5f}, "
+    f"true line {noise_power:.5f}"
+)
 # --8<-- [end:descent]
 
 # %%
@@ -69,7 +74,9 @@ fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3))
 left.plot(history)
 left.set(xlabel="step", ylabel="MSE loss", yscale="log", title="Loss")
 right.scatter(x.numpy(), y.numpy(), s=8, label="data")
-right.plot(x.numpy(), (w * x + b).numpy(), color="C1", label=f"y = {w:.2f}x + {b:.2f}")
+right.plot(
+    x.numpy(), (w * x + b).numpy(), color="C1", label=f"y = {w:.2f}x + {b:.2f}"
+)
 right.set(xlabel="x", ylabel="y", title="Fitted line")
 right.legend()
 fig.tight_layout()

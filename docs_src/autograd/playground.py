@@ -17,14 +17,26 @@ print("devices here:", available_devices(), "| this page uses:", device)
 # %%
 # --8<-- [start:tensor]
 a = torch.tensor([[1.0, 2.0], [3.0, 4.0]], device=device)
-assert a.shape == (2, 2) and a.dtype == torch.float32 and a.device.type == device.type
-print("shape:", tuple(a.shape), "| dtype:", a.dtype, "| device type:", a.device.type)
+assert (
+    a.shape == (2, 2)
+    and a.dtype == torch.float32
+    and a.device.type == device.type
+)
+print(
+    "shape:",
+    tuple(a.shape),
+    "| dtype:",
+    a.dtype,
+    "| device type:",
+    a.device.type,
+)
 print("a @ a =", (a @ a).tolist())
 # --8<-- [end:tensor]
 
 # %%
 # --8<-- [start:derivative]
-x = torch.tensor(2.0, device=device, requires_grad=True)  # record what happens to x
+# record what happens to x
+x = torch.tensor(2.0, device=device, requires_grad=True)
 y = x**2 + 3 * x  # y(2) = 4 + 6 = 10
 y.backward()  # compute dy/dx and store it in x.grad
 
@@ -38,14 +50,18 @@ print(f"y = {y.item()}   dy/dx = {x.grad.item()}")
 # --8<-- [start:curve]
 xs = torch.linspace(-4.0, 1.0, 41, requires_grad=True)  # 41 points, 0.125 apart
 ys = xs**2 + 3 * xs
-ys.sum().backward()  # ys[i] depends on xs[i] only, so this gives every dy/dx at once
+# ys[i] depends on xs[i] only, so this gives every dy/dx at once
+ys.sum().backward()
 
 values = xs.detach()  # the numbers, without the autograd record (chapter 03)
 assert torch.allclose(xs.grad, 2 * values + 3)
 lowest = ys.argmin().item()
-assert values[lowest] == -1.5 and xs.grad[lowest] == 0.0  # the minimum: slope zero
+# the minimum: slope zero
+assert values[lowest] == -1.5 and xs.grad[lowest] == 0.0
 for i in (0, lowest, 40):
-    print(f"x = {values[i]:5.2f}   y = {ys[i]:6.3f}   dy/dx = {xs.grad[i]:5.2f}")
+    print(
+        f"x = {values[i]:5.2f}   y = {ys[i]:6.3f}   dy/dx = {xs.grad[i]:5.2f}"
+    )
 # --8<-- [end:curve]
 
 # %%
@@ -55,12 +71,19 @@ import matplotlib.pyplot as plt
 fig, ax = plt.subplots(figsize=(6, 3.2))
 ax.plot(values, ys.detach(), label="y = x² + 3x")
 ax.plot(values, xs.grad, label="dy/dx from autograd")
-ax.scatter([-1.5], [ys[lowest].item()], color="C3", zorder=3, label="slope 0: the minimum")
+ax.scatter(
+    [-1.5],
+    [ys[lowest].item()],
+    color="C3",
+    zorder=3,
+    label="slope 0: the minimum",
+)
 ax.axhline(0, color="gray", linewidth=0.5)
 ax.set(xlabel="x")
 ax.legend()
 fig.tight_layout()
 # --8<-- [end:plot]
+
 
 # %%
 # --8<-- [start:check]
@@ -73,10 +96,12 @@ def wave(x):
     return torch.sin(x) * torch.exp(-(x**2) / 2)
 
 
-x = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)  # float64: see the tip
+# float64: see the tip
+x = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
 wave(x).backward()
 estimate = numerical_derivative(wave, x.detach())
-formula = (torch.cos(x) - x * torch.sin(x)) * torch.exp(-(x**2) / 2)  # product + chain rule
+# product + chain rule
+formula = (torch.cos(x) - x * torch.sin(x)) * torch.exp(-(x**2) / 2)
 
 assert torch.isclose(x.grad, estimate, rtol=0, atol=1e-9)  # nine decimal places
 assert torch.isclose(x.grad, formula, rtol=1e-12)
@@ -84,8 +109,10 @@ print(f"autograd   {x.grad.item():.10f}")
 print(f"numerical  {estimate.item():.10f}")
 print(f"formula    {formula.item():.10f}")
 
-rough = numerical_derivative(wave, x.detach().float())  # the same recipe in float32
-assert abs(rough.item() - x.grad.item()) > 0.01  # rounding error swamps the answer
+# the same recipe in float32
+rough = numerical_derivative(wave, x.detach().float())
+# rounding error swamps the answer
+assert abs(rough.item() - x.grad.item()) > 0.01
 print(f"numerical in float32: {rough.item():.10f}")
 # --8<-- [end:check]
 
@@ -105,8 +132,7 @@ point = torch.tensor([1.0, 2.0])
 J = jacobian(g, point)  # J[i, j] = d g_i / d x_j
 
 x1, x2 = point.tolist()
-by_hand = torch.tensor([[2 * x1 * x2, x1**2],
-                        [5.0, math.cos(x2)]])
+by_hand = torch.tensor([[2 * x1 * x2, x1**2], [5.0, math.cos(x2)]])
 assert J.shape == (2, 2)
 assert torch.allclose(J, by_hand)
 print("Jacobian at (1, 2):\n", J)

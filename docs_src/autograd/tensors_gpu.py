@@ -1,6 +1,6 @@
 # %% [markdown]
-# # 08 Tensor operations and GPU: creation, memory, broadcasting, matmul, NumPy, devices
-# Book page: autograd/tensors-gpu
+# # 08 Tensor operations and GPU: creation, memory, broadcasting, matmul, NumPy,
+# devices Book page: autograd/tensors-gpu
 
 # %%
 # --8<-- [start:create]
@@ -23,8 +23,11 @@ many = torch.randn(100_000)  # with many samples the statistics show
 assert abs(many.mean()) < 0.01 and abs(many.std() - 1) < 0.01
 assert abs(torch.rand(100_000).mean() - 0.5) < 0.01
 print("rand:\n", uniform)
-print("randn mean, std over 100k samples:", round(many.mean().item(), 4),
-      round(many.std().item(), 4))
+print(
+    "randn mean, std over 100k samples:",
+    round(many.mean().item(), 4),
+    round(many.std().item(), 4),
+)
 # --8<-- [end:create]
 
 # %%
@@ -59,10 +62,12 @@ print("new_ones:", ones.dtype, "| randn_like(dtype=float32):", noise.dtype)
 # --8<-- [start:view]
 from pytorch_notes import expect_error
 
+
 def shares_memory(a, b):
     """True when a and b are windows onto the same storage: writing one
     changes the other."""
     return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
+
 
 flat = torch.arange(12.0)
 grid = flat.view(3, 4)  # same 12 numbers, read as 3 rows of 4
@@ -130,6 +135,7 @@ stretched = heights.expand(3, 4)
 # stride 0: no copy
 assert stretched.stride() == (1, 0) and shares_memory(stretched, heights)
 
+
 def broadcast_shape(a, b):
     """The rule by hand: pad with 1s on the left, then each pair must be
     equal or contain a 1."""
@@ -139,8 +145,13 @@ def broadcast_shape(a, b):
         return None  # the shapes do not broadcast
     return tuple(x if y == 1 else y for x, y in zip(a, b))
 
-pairs = [((3, 1), (1, 4)), ((2, 3, 4), (4,)), ((5, 1), (5,)),
-         ((2, 1, 3), (4, 1))]
+
+pairs = [
+    ((3, 1), (1, 4)),
+    ((2, 3, 4), (4,)),
+    ((5, 1), (5,)),
+    ((2, 1, 3), (4, 1)),
+]
 for left, right in pairs:
     by_torch = (torch.zeros(left) + torch.zeros(right)).shape
     assert broadcast_shape(left, right) == by_torch
@@ -202,8 +213,14 @@ assert torch.allclose(out[7], stack[7] @ kernels[7])
 
 shared = stack @ B  # (10, 2, 3) @ (3, 4): B is broadcast over the batch
 assert shared.shape == (10, 2, 4) and torch.allclose(shared[7], stack[7] @ B)
-print("batched:", tuple(stack.shape), "@", tuple(kernels.shape), "->",
-      tuple(out.shape))
+print(
+    "batched:",
+    tuple(stack.shape),
+    "@",
+    tuple(kernels.shape),
+    "->",
+    tuple(out.shape),
+)
 # --8<-- [end:batched]
 
 # %%
@@ -222,8 +239,12 @@ doubles = torch.ones(3, dtype=torch.float64)
 assert torch.result_type(halves, doubles) == torch.float64
 # 0-dim: like a number
 assert (halves + torch.tensor(1.0, dtype=torch.float64)).dtype == torch.float16
-print("int64 / 2 ->", (ints / 2).dtype,
-      "| float16 + float32 ->", (halves + torch.ones(3)).dtype)
+print(
+    "int64 / 2 ->",
+    (ints / 2).dtype,
+    "| float16 + float32 ->",
+    (halves + torch.ones(3)).dtype,
+)
 # --8<-- [end:dtypes]
 
 # %%
@@ -287,12 +308,14 @@ assert torch.allclose(result, inputs.cpu() @ weights.cpu(), atol=1e-5)
 print(result)
 # --8<-- [end:device]
 
+
 # %%
 # --8<-- [start:agnostic]
 def add_noise(x, std=0.1):
     """Works on any device and dtype: the noise is made like x, where x
     lives."""
     return x + std * torch.randn_like(x)
+
 
 noisy = add_noise(outputs)
 assert noisy.device == outputs.device and noisy.dtype == outputs.dtype
@@ -322,8 +345,10 @@ a, b = torch.randn(size, size), torch.randn(size, size)
 for name in available_devices():
     a_here, b_here = a.to(name), b.to(name)
     seconds = time_op(lambda: a_here @ b_here, device=name, repeats=5, warmup=1)
-    print(f"{name}: {seconds * 1e3:.2f} ms per {size}x{size} matmul, "
-          f"{2 * size**3 / seconds / 1e9:.1f} GFLOP/s")
+    print(
+        f"{name}: {seconds * 1e3:.2f} ms per {size}x{size} matmul, "
+        f"{2 * size**3 / seconds / 1e9:.1f} GFLOP/s"
+    )
 # --8<-- [end:timing]
 
 # %%

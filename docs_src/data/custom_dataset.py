@@ -16,35 +16,45 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
 class FolderDataset(Dataset):
-    """The images of root/<class_name>/, each returned as (PIL image, class_name)."""
+    """The images of root/<class_name>/, each as (PIL image, class_name)."""
 
     def __init__(self, root, class_name):
         self.class_name = class_name
         folder = Path(root) / class_name
-        # sorted: the order of a directory listing differs between systems and runs
-        self.paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        # sorted: the order of a directory listing differs between systems and
+        # runs
+        self.paths = sorted(
+            p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+        )
 
     def __len__(self):
         return len(self.paths)
 
     def __getitem__(self, index):
-        with Image.open(self.paths[index]) as image:  # the with block closes the file
+        # the with block closes the file
+        with Image.open(self.paths[index]) as image:
             return image.convert("RGB"), self.class_name
 
 
 train = hymenoptera_folder() / "train"
 ants = FolderDataset(train, "ants")
 bees = FolderDataset(train, "bees")
-assert len(ants) == len(list((train / "ants").glob("*.jpg")))  # counting files is enough
+# counting files is enough
+assert len(ants) == len(list((train / "ants").glob("*.jpg")))
 assert len(bees) == len(list((train / "bees").glob("*.jpg")))
 
 image, label = ants[0]
 assert isinstance(image, Image.Image) and label == "ants"
 assert image.mode == "RGB" and len(image.getbands()) == 3
 width, height = image.size  # PIL says (width, height) ...
-assert np.asarray(image).shape == (height, width, 3)  # ... NumPy says (height, width, channels)
-assert Image.new("RGBA", (5, 3)).convert("RGB").getbands() == ("R", "G", "B")  # any mode -> 3 channels
-print(f"{len(ants)} ants, {len(bees)} bees; ants[0] is a {image.mode} image of {width}x{height}, label {label!r}")
+# ... NumPy says (height, width, channels)
+assert np.asarray(image).shape == (height, width, 3)
+# any mode -> 3 channels
+assert Image.new("RGBA", (5, 3)).convert("RGB").getbands() == ("R", "G", "B")
+print(
+    f"{len(ants)} ants, {len(bees)} bees; "
+    f"ants[0] is a {image.mode} image of {width}x{height}, label {label!r}"
+)
 # --8<-- [end:folder]
 
 # %%
@@ -58,7 +68,9 @@ for name, dataset in [("ants", ants), ("bees", bees)]:
         folder.mkdir(parents=True, exist_ok=True)
     for path in dataset.paths[:4]:  # a few are enough here
         shutil.copyfile(path, labelled / f"{name}_image" / path.name)
-        (labelled / f"{name}_label" / f"{path.stem}.txt").write_text(name + "\n")
+        (labelled / f"{name}_label" / f"{path.stem}.txt").write_text(
+            name + "\n"
+        )
 
 
 class LabelFileDataset(Dataset):
@@ -66,14 +78,22 @@ class LabelFileDataset(Dataset):
 
     def __init__(self, root, image_dir, label_dir):
         self.label_dir = Path(root) / label_dir
-        self.paths = sorted(p for p in (Path(root) / image_dir).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        self.paths = sorted(
+            p
+            for p in (Path(root) / image_dir).iterdir()
+            if p.suffix.lower() in IMAGE_SUFFIXES
+        )
 
     def __len__(self):
         return len(self.paths)
 
     def __getitem__(self, index):
         path = self.paths[index]
-        label = (self.label_dir / f"{path.stem}.txt").read_text(encoding="utf-8").strip()
+        label = (
+            (self.label_dir / f"{path.stem}.txt")
+            .read_text(encoding="utf-8")
+            .strip()
+        )
         with Image.open(path) as image:
             return image.convert("RGB"), label
 
@@ -83,7 +103,8 @@ labelled_bees = LabelFileDataset(labelled, "bees_image", "bees_label")
 assert len(labelled_ants) == len(labelled_bees) == 4
 assert [labelled_ants[i][1] for i in range(4)] == ["ants"] * 4
 assert labelled_bees[0][1] == "bees"
-assert np.array_equal(np.asarray(labelled_ants[0][0]), np.asarray(ants[0][0]))  # the same picture
+# the same picture
+assert np.array_equal(np.asarray(labelled_ants[0][0]), np.asarray(ants[0][0]))
 print("label of", labelled_bees.paths[0].name, "->", repr(labelled_bees[0][1]))
 # --8<-- [end:label_files]
 
@@ -106,7 +127,8 @@ assert np.array_equal(np.asarray(train_set[-1][0]), np.asarray(bees[-1][0]))
 print(f"len(ants + bees) = {len(train_set)}; item {len(ants)} is bees[0]")
 
 
-class NotADataset:  # has __getitem__ and __len__, but does not inherit from Dataset
+# has __getitem__ and __len__, but does not inherit from Dataset
+class NotADataset:
     def __getitem__(self, index):
         return index
 
@@ -128,13 +150,22 @@ from torchvision.datasets import ImageFolder
 
 
 class AntsBeesDataset(Dataset):
-    """root/<class>/*.jpg as (image, class index), like ImageFolder; transform is applied to the image."""
+    """root/<class>/*.jpg as (image, class index), like ImageFolder;
+    transform is applied to the image."""
 
     def __init__(self, root, transform=None):
-        self.classes = sorted(p.name for p in Path(root).iterdir() if p.is_dir())
-        self.class_to_idx = {name: index for index, name in enumerate(self.classes)}
-        self.samples = [(path, self.class_to_idx[name]) for name in self.classes
-                        for path in sorted((Path(root) / name).iterdir()) if path.suffix.lower() in IMAGE_SUFFIXES]
+        self.classes = sorted(
+            p.name for p in Path(root).iterdir() if p.is_dir()
+        )
+        self.class_to_idx = {
+            name: index for index, name in enumerate(self.classes)
+        }
+        self.samples = [
+            (path, self.class_to_idx[name])
+            for name in self.classes
+            for path in sorted((Path(root) / name).iterdir())
+            if path.suffix.lower() in IMAGE_SUFFIXES
+        ]
         self.targets = [target for _, target in self.samples]
         self.transform = transform
 
@@ -150,28 +181,47 @@ class AntsBeesDataset(Dataset):
         return image, target
 
 
-to_small_tensor = transforms.Compose([transforms.Resize(64), transforms.CenterCrop(64), transforms.ToTensor()])
+to_small_tensor = transforms.Compose(
+    [transforms.Resize(64), transforms.CenterCrop(64), transforms.ToTensor()]
+)
 ours = AntsBeesDataset(train, transform=to_small_tensor)
 theirs = ImageFolder(train, transform=to_small_tensor)
 assert len(ours) == len(theirs) == len(train_set)
 assert ours.classes == theirs.classes == ["ants", "bees"]
 assert ours.class_to_idx == theirs.class_to_idx == {"ants": 0, "bees": 1}
 assert ours.targets == theirs.targets
-assert [str(path) for path, _ in ours.samples] == [path for path, _ in theirs.samples]
+assert [str(path) for path, _ in ours.samples] == [
+    path for path, _ in theirs.samples
+]
 for index in (0, len(ours) - 1):
-    assert torch.equal(ours[index][0], theirs[index][0]) and ours[index][1] == theirs[index][1]
+    assert (
+        torch.equal(ours[index][0], theirs[index][0])
+        and ours[index][1] == theirs[index][1]
+    )
 
-# Integer labels batch into a tensor, which is what a loss needs; strings stay a list.
-loader = DataLoader(ours, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(0))
+# Integer labels batch into a tensor, which is what a loss needs; strings stay a
+# list.
+loader = DataLoader(
+    ours, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(0)
+)
 images, targets = next(iter(loader))
 assert images.shape == (4, 3, 64, 64) and targets.dtype == torch.int64
-assert set(targets.tolist()) <= {0, 1} and 0 <= images.min() and images.max() <= 1
-loss = F.cross_entropy(torch.zeros(4, 2), targets)  # a model that cannot decide: loss = ln 2
+assert (
+    set(targets.tolist()) <= {0, 1} and 0 <= images.min() and images.max() <= 1
+)
+# a model that cannot decide: loss = ln 2
+loss = F.cross_entropy(torch.zeros(4, 2), targets)
 assert torch.isclose(loss, torch.log(torch.tensor(2.0)))
 assert default_collate(["ants", "bees"]) == ["ants", "bees"]
 with expect_error(ValueError, "too many dimensions 'str'"):
     torch.tensor(["ants", "bees"])
-print("class_to_idx:", ours.class_to_idx, "| batch:", tuple(images.shape), targets.tolist())
+print(
+    "class_to_idx:",
+    ours.class_to_idx,
+    "| batch:",
+    tuple(images.shape),
+    targets.tolist(),
+)
 # --8<-- [end:transform]
 
 # %%
@@ -181,7 +231,8 @@ from itertools import islice
 with expect_error(IndexError, "list index out of range"):
     labelled_ants[len(labelled_ants)]  # one past the end
 
-# A Dataset has no __iter__: `for x in dataset` calls dataset[0], dataset[1], ... until IndexError.
+# A Dataset has no __iter__: `for x in dataset` calls dataset[0], dataset[1],
+# ... until IndexError.
 seen = [label for _, label in labelled_ants]
 assert seen == ["ants"] * len(labelled_ants)
 
@@ -196,8 +247,10 @@ class Wraparound(Dataset):
         return index % len(self)
 
 
-assert list(islice(Wraparound(), 7)) == [0, 1, 2, 0, 1, 2, 0]  # len 3, but the loop never ends
-assert len(list(DataLoader(Wraparound(), batch_size=None))) == 3  # a DataLoader uses len()
+# len 3, but the loop never ends
+assert list(islice(Wraparound(), 7)) == [0, 1, 2, 0, 1, 2, 0]
+# a DataLoader uses len()
+assert len(list(DataLoader(Wraparound(), batch_size=None))) == 3
 print("for-loop over labelled_ants gave", len(seen), "items")
 # --8<-- [end:index_error]
 
@@ -205,7 +258,16 @@ print("for-loop over labelled_ants gave", len(seen), "items")
 # --8<-- [start:figure]
 from pytorch_notes.plots import show_images
 
-indices = [0, 1, 2, 3, len(ours) - 4, len(ours) - 3, len(ours) - 2, len(ours) - 1]
+indices = [
+    0,
+    1,
+    2,
+    3,
+    len(ours) - 4,
+    len(ours) - 3,
+    len(ours) - 2,
+    len(ours) - 1,
+]
 pairs = [ours[i] for i in indices]
 batch = torch.stack([image for image, _ in pairs])
 titles = [f"{ours.classes[target]} ({target})" for _, target in pairs]

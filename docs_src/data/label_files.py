@@ -14,8 +14,11 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
 def images_in(folder):
-    """The image files of a folder, sorted by name (listing order differs between systems)."""
-    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    """The image files of a folder, sorted by name (listing order differs
+    between systems)."""
+    return sorted(
+        p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+    )
 
 
 source = hymenoptera_folder() / "train"  # train/ants/*.jpg, train/bees/*.jpg
@@ -24,7 +27,8 @@ source_counts = {name: len(images_in(source / name)) for name in classes}
 assert classes == ["ants", "bees"]
 assert all(count > 0 for count in source_counts.values())
 
-# In this layout the label *is* the folder name, which is what ImageFolder reads.
+# In this layout the label *is* the folder name, which is what ImageFolder
+# reads.
 folder_dataset = ImageFolder(source)
 assert folder_dataset.classes == classes
 assert len(folder_dataset) == sum(source_counts.values())
@@ -46,14 +50,16 @@ assert PurePosixPath("train\\ants_label").parts == ("train\\ants_label",)
 # The / operator joins with the separator of the system the code runs on.
 assert (Path("train") / "ants_label").parts == ("train", "ants_label")
 
-# Writing into a folder that does not exist fails; mkdir(parents=True) creates the whole chain.
+# Writing into a folder that does not exist fails; mkdir(parents=True) creates
+# the whole chain.
 missing = Path("data/not_there/ants_label/0001.txt")
 with expect_error(FileNotFoundError, "not_there"):
     missing.write_text("ants\n")
 demo = Path("data/mkdir_demo/a/b")
 demo.mkdir(parents=True, exist_ok=True)
 with expect_error(FileExistsError, "mkdir_demo"):
-    demo.mkdir(parents=True)  # a second run must not fail: that is what exist_ok=True is for
+    # a second run must not fail: that is what exist_ok=True is for
+    demo.mkdir(parents=True)
 demo.mkdir(parents=True, exist_ok=True)
 # --8<-- [end:paths]
 
@@ -63,7 +69,8 @@ import shutil
 
 
 def write_labelled_copy(source, target):
-    """Copy source/<class>/*.jpg to target/<class>_image/ and write target/<class>_label/<stem>.txt."""
+    """Copy source/<class>/*.jpg to target/<class>_image/ and write
+    target/<class>_label/<stem>.txt."""
     for class_dir in sorted(p for p in Path(source).iterdir() if p.is_dir()):
         class_name = class_dir.name
         image_dir = Path(target) / f"{class_name}_image"
@@ -77,38 +84,54 @@ def write_labelled_copy(source, target):
 
 def snapshot(folder):
     """Every file under folder, as {relative path: bytes}."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 labelled = Path("data/ants_bees_labelled/train")
-shutil.rmtree(labelled, ignore_errors=True)  # start clean, so the script can be rerun
+# start clean, so the script can be rerun
+shutil.rmtree(labelled, ignore_errors=True)
 write_labelled_copy(source, labelled)
 first = snapshot(labelled)
-write_labelled_copy(source, labelled)  # idempotent: a second run changes nothing
+# idempotent: a second run changes nothing
+write_labelled_copy(source, labelled)
 assert snapshot(labelled) == first
 
-assert sorted(p.name for p in labelled.iterdir()) == ["ants_image", "ants_label", "bees_image", "bees_label"]
+assert sorted(p.name for p in labelled.iterdir()) == [
+    "ants_image",
+    "ants_label",
+    "bees_image",
+    "bees_label",
+]
 for class_name in classes:
     images = images_in(labelled / f"{class_name}_image")
     labels = sorted((labelled / f"{class_name}_label").glob("*.txt"))
-    assert len(images) == len(labels) == source_counts[class_name]  # one label per image, none lost
-    assert [p.stem for p in images] == [p.stem for p in labels]  # stems match one to one
+    # one label per image, none lost
+    assert len(images) == len(labels) == source_counts[class_name]
+    # stems match one to one
+    assert [p.stem for p in images] == [p.stem for p in labels]
     assert all(p.read_text() == class_name + "\n" for p in labels)
     print(f"{class_name}: {len(images)} images, {len(labels)} label files")
 print("files under", labelled.as_posix() + ":", len(first))
 # --8<-- [end:generate]
 
+
 # %%
 # --8<-- [start:read]
 def read_label(label_path):
-    """The class name stored in a label file (surrounding whitespace and newline removed)."""
+    """The class name stored in a label file (surrounding whitespace and
+    newline removed)."""
     return Path(label_path).read_text(encoding="utf-8").strip()
 
 
 example = images_in(labelled / "bees_image")[0]
 example_label = labelled / "bees_label" / f"{example.stem}.txt"
 assert read_label(example_label) == "bees"
-assert example_label.read_text() == "bees\n"  # what is on disk; strip() removes the newline
+# what is on disk; strip() removes the newline
+assert example_label.read_text() == "bees\n"
 print(f"{example.name} -> {example_label.name}: {read_label(example_label)!r}")
 # --8<-- [end:read]
 
@@ -117,42 +140,60 @@ print(f"{example.name} -> {example_label.name}: {read_label(example_label)!r}")
 import csv
 
 csv_path = labelled / "labels.csv"
-with open(csv_path, "w", newline="", encoding="utf-8") as f:  # newline="": the csv module writes the line ends
+# newline="": the csv module writes the line ends
+with open(csv_path, "w", newline="", encoding="utf-8") as f:
     writer = csv.writer(f)
     writer.writerow(["filename", "label"])
     for class_name in classes:
         for image_path in images_in(labelled / f"{class_name}_image"):
-            writer.writerow([f"{class_name}_image/{image_path.name}", class_name])
+            writer.writerow(
+                [f"{class_name}_image/{image_path.name}", class_name]
+            )
 
 with open(csv_path, newline="", encoding="utf-8") as f:
     rows = list(csv.DictReader(f))
 
-assert list(rows[0]) == ["filename", "label"]  # DictReader takes the keys from the header row
+# DictReader takes the keys from the header row
+assert list(rows[0]) == ["filename", "label"]
 assert len(rows) == sum(source_counts.values())  # one row per image
-assert csv_path.read_bytes().count(b"\r\n") == len(rows) + 1  # csv ends every row with \r\n itself
+# csv ends every row with \r\n itself
+assert csv_path.read_bytes().count(b"\r\n") == len(rows) + 1
 for row in rows:
     image_path = labelled / row["filename"]
     class_name = image_path.parent.name.removesuffix("_image")
     assert image_path.is_file()
-    assert row["label"] == read_label(labelled / f"{class_name}_label" / f"{image_path.stem}.txt")
+    assert row["label"] == read_label(
+        labelled / f"{class_name}_label" / f"{image_path.stem}.txt"
+    )
 print(*csv_path.read_text().splitlines()[:3], sep="\n")
 # --8<-- [end:csv]
+
 
 # %%
 # --8<-- [start:check]
 def find_problems(root, classes):
-    """Every image needs a label file with a known class, and every label file an image."""
+    """Every image needs a label file with a known class, and every label
+    file an image."""
     problems = []
     for class_name in classes:
         image_stems = {p.stem for p in images_in(root / f"{class_name}_image")}
-        label_paths = {p.stem: p for p in (root / f"{class_name}_label").glob("*.txt")}
+        label_paths = {
+            p.stem: p for p in (root / f"{class_name}_label").glob("*.txt")
+        }
         for stem in sorted(image_stems - label_paths.keys()):
-            problems.append(f"{class_name}_image/{stem}: image without a label file")
+            problems.append(
+                f"{class_name}_image/{stem}: image without a label file"
+            )
         for stem in sorted(label_paths.keys() - image_stems):
-            problems.append(f"{class_name}_label/{stem}.txt: label file without an image")
+            problems.append(
+                f"{class_name}_label/{stem}.txt: label file without an image"
+            )
         for stem in sorted(image_stems & label_paths.keys()):
             if read_label(label_paths[stem]) not in classes:
-                problems.append(f"{class_name}_label/{stem}.txt: unknown class {read_label(label_paths[stem])!r}")
+                problems.append(
+                    f"{class_name}_label/{stem}.txt: unknown class "
+                    f"{read_label(label_paths[stem])!r}"
+                )
     return problems
 
 
@@ -163,9 +204,11 @@ shutil.rmtree(broken, ignore_errors=True)
 shutil.copytree(labelled, broken)
 ant_images = images_in(broken / "ants_image")
 bee_images = images_in(broken / "bees_image")
-(broken / "ants_label" / f"{ant_images[0].stem}.txt").unlink()  # an image loses its label
+# an image loses its label
+(broken / "ants_label" / f"{ant_images[0].stem}.txt").unlink()
 bee_images[0].unlink()  # a label loses its image
-(broken / "bees_label" / f"{bee_images[1].stem}.txt").write_text("wasps\n")  # a typo-level mistake
+# a typo-level mistake
+(broken / "bees_label" / f"{bee_images[1].stem}.txt").write_text("wasps\n")
 
 problems = find_problems(broken, classes)
 assert problems == [
@@ -173,10 +216,15 @@ assert problems == [
     f"bees_label/{bee_images[0].stem}.txt: label file without an image",
     f"bees_label/{bee_images[1].stem}.txt: unknown class 'wasps'",
 ]
-# Unchecked, the same mistakes surface later: a crash mid-epoch, or a third class out of nowhere.
+# Unchecked, the same mistakes surface later: a crash mid-epoch, or a third
+# class out of nowhere.
 with expect_error(FileNotFoundError, ant_images[0].stem):
     read_label(broken / "ants_label" / f"{ant_images[0].stem}.txt")
-assert sorted({read_label(p) for p in broken.glob("*_label/*.txt")}) == ["ants", "bees", "wasps"]
+assert sorted({read_label(p) for p in broken.glob("*_label/*.txt")}) == [
+    "ants",
+    "bees",
+    "wasps",
+]
 print(f"{len(problems)} problems found:")
 for problem in problems:
     print(" ", problem)
@@ -190,14 +238,21 @@ from PIL import Image
 
 from pytorch_notes.plots import show_images
 
-picked = [(name, path) for name in classes for path in images_in(labelled / f"{name}_image")[:4]]
+picked = [
+    (name, path)
+    for name in classes
+    for path in images_in(labelled / f"{name}_image")[:4]
+]
 tensors, titles, sizes = [], [], set()
 for class_name, image_path in picked:
     with Image.open(image_path) as image:
         sizes.add(image.size)
-        small = TF.center_crop(TF.resize(image.convert("RGB"), 96), 96)  # short side 96, then the middle
+        # short side 96, then the middle
+        small = TF.center_crop(TF.resize(image.convert("RGB"), 96), 96)
     tensors.append(TF.to_tensor(small))
-    titles.append(read_label(labelled / f"{class_name}_label" / f"{image_path.stem}.txt"))
+    titles.append(
+        read_label(labelled / f"{class_name}_label" / f"{image_path.stem}.txt")
+    )
 
 batch = torch.stack(tensors)
 assert len(sizes) > 1  # the photos come in different sizes

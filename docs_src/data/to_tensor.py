@@ -18,8 +18,12 @@ pixels = np.array(image)  # NumPy: (height, width, channels), a writable copy
 assert dataset.classes[label] == "ants"  # the first photo of the train folder
 assert image.mode == "RGB" and width > height  # landscape: W, H and H, W differ
 assert pixels.shape == (height, width, 3) and pixels.dtype == np.uint8
-assert np.array(Image.new("RGB", (40, 30))).shape == (30, 40, 3)  # the order flips, always
-print(f"class: {dataset.classes[label]}, PIL size (W, H): {image.size}, NumPy shape (H, W, C): {pixels.shape}")
+# the order flips, always
+assert np.array(Image.new("RGB", (40, 30))).shape == (30, 40, 3)
+print(
+    f"class: {dataset.classes[label]}, PIL size (W, H): {image.size}, "
+    f"NumPy shape (H, W, C): {pixels.shape}"
+)
 # --8<-- [end:pil]
 
 # %%
@@ -33,10 +37,20 @@ assert tensor.shape == (3, height, width)  # channels first: (C, H, W)
 assert tensor.dtype == torch.float32
 assert 0.0 <= tensor.min() and tensor.max() <= 1.0
 # Every value is pixel / 255, exactly, with the channel axis moved to the front.
-assert torch.equal(tensor, torch.from_numpy(pixels).permute(2, 0, 1).float() / 255)
+assert torch.equal(
+    tensor, torch.from_numpy(pixels).permute(2, 0, 1).float() / 255
+)
 row, col = height // 2, width // 3
-assert torch.equal(tensor[:, row, col], torch.tensor(pixels[row, col] / 255, dtype=torch.float32))
-print("tensor:", tuple(tensor.shape), tensor.dtype, f"range [{tensor.min():.3f}, {tensor.max():.3f}]")
+assert torch.equal(
+    tensor[:, row, col],
+    torch.tensor(pixels[row, col] / 255, dtype=torch.float32),
+)
+print(
+    "tensor:",
+    tuple(tensor.shape),
+    tensor.dtype,
+    f"range [{tensor.min():.3f}, {tensor.max():.3f}]",
+)
 scaled = [round(v, 4) for v in tensor[:, row, col].tolist()]
 print(f"pixel at row {row}, col {col}: {pixels[row, col].tolist()} -> {scaled}")
 # --8<-- [end:to-tensor]
@@ -63,18 +77,27 @@ fig.tight_layout()
 # --8<-- [start:numpy]
 from pytorch_notes import expect_error
 
-assert torch.equal(to_tensor(pixels), tensor)  # an HWC uint8 array gives the same tensor
+# an HWC uint8 array gives the same tensor
+assert torch.equal(to_tensor(pixels), tensor)
 
 # cv2.imread returns the same kind of array, but in B, G, R order.
 bgr = pixels[..., ::-1]  # what cv2 would give: the last axis reversed
-assert np.array_equal(bgr[..., 0], pixels[..., 2]) and np.array_equal(bgr[..., 2], pixels[..., 0])
+assert np.array_equal(bgr[..., 0], pixels[..., 2]) and np.array_equal(
+    bgr[..., 2], pixels[..., 0]
+)
 
 with expect_error(ValueError, "negative"):
-    to_tensor(bgr)  # a reversed view has a negative stride; torch.from_numpy refuses it
+    # a reversed view has a negative stride; torch.from_numpy refuses it
+    to_tensor(bgr)
 bgr_tensor = to_tensor(bgr.copy())
-assert torch.equal(bgr_tensor, tensor.flip(0))  # channel 0 is now blue: not the RGB tensor
-assert torch.equal(to_tensor(bgr[..., ::-1].copy()), tensor)  # flip back (cv2.cvtColor BGR2RGB)
-print(f"pixel at row {row}, col {col}: RGB {pixels[row, col].tolist()}, BGR {bgr[row, col].tolist()}")
+# channel 0 is now blue: not the RGB tensor
+assert torch.equal(bgr_tensor, tensor.flip(0))
+# flip back (cv2.cvtColor BGR2RGB)
+assert torch.equal(to_tensor(bgr[..., ::-1].copy()), tensor)
+print(
+    f"pixel at row {row}, col {col}: RGB {pixels[row, col].tolist()}, "
+    f"BGR {bgr[row, col].tolist()}"
+)
 # --8<-- [end:numpy]
 
 # %%
@@ -82,14 +105,17 @@ print(f"pixel at row {row}, col {col}: RGB {pixels[row, col].tolist()}, BGR {bgr
 as_float = pixels.astype(np.float32)
 not_scaled = to_tensor(as_float)
 assert not_scaled.max() > 1.0  # a float array is NOT divided by 255 ...
-assert torch.equal(not_scaled, torch.from_numpy(as_float).permute(2, 0, 1))  # ... only transposed
-assert to_tensor(pixels / 255).dtype == torch.float64  # and its dtype is kept: NumPy divides in float64
+# ... only transposed
+assert torch.equal(not_scaled, torch.from_numpy(as_float).permute(2, 0, 1))
+# and its dtype is kept: NumPy divides in float64
+assert to_tensor(pixels / 255).dtype == torch.float64
 print("float32 array ->", not_scaled.dtype, f"max {not_scaled.max():.0f}")
 
 gray_image = image.convert("L")
 gray = to_tensor(gray_image)
 assert gray.shape == (1, height, width)  # one channel, still (C, H, W)
-assert torch.equal(to_tensor(np.array(gray_image)), gray)  # a 2-D (H, W) array gets C = 1 too
+# a 2-D (H, W) array gets C = 1 too
+assert torch.equal(to_tensor(np.array(gray_image)), gray)
 # PIL's "L" is the ITU-R 601 luma, rounded to an integer level.
 luma = 0.299 * tensor[0] + 0.587 * tensor[1] + 0.114 * tensor[2]
 assert (gray[0] - luma).abs().max() < 0.6 / 255
@@ -101,22 +127,35 @@ print("grayscale:", tuple(gray.shape))
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-to_float_image = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
+to_float_image = v2.Compose(
+    [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
+)
 modern = to_float_image(image)
 
-assert isinstance(modern, tv_tensors.Image) and isinstance(modern, torch.Tensor)  # a tensor subclass
+# a tensor subclass
+assert isinstance(modern, tv_tensors.Image) and isinstance(modern, torch.Tensor)
 assert modern.shape == tensor.shape and modern.dtype == torch.float32
-# ToDtype multiplies by 1/255 where ToTensor divides by 255: equal up to one float32 step.
+# ToDtype multiplies by 1/255 where ToTensor divides by 255: equal up to one
+# float32 step.
 assert torch.allclose(modern, tensor, rtol=0, atol=1e-7)
-assert torch.equal((modern * 255).round(), (tensor * 255).round())  # the same 0..255 levels
+# the same 0..255 levels
+assert torch.equal((modern * 255).round(), (tensor * 255).round())
 
-all_levels = np.arange(256, dtype=np.uint8).reshape(16, 16)  # every byte value once
-by_division, by_multiplication = to_tensor(all_levels), to_float_image(all_levels)
+# every byte value once
+all_levels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+by_division, by_multiplication = (
+    to_tensor(all_levels),
+    to_float_image(all_levels),
+)
 differ = (by_division != by_multiplication).sum().item()
-assert 64 < differ < 192 and (by_division - by_multiplication).abs().max() <= 2**-24
+assert (
+    64 < differ < 192
+    and (by_division - by_multiplication).abs().max() <= 2**-24
+)
 print(f"levels that differ from ToTensor: {differ} of 256, by at most 2**-24")
 
-uint8_image = v2.ToImage()(image)  # without ToDtype: CHW, but still uint8 0..255
+# without ToDtype: CHW, but still uint8 0..255
+uint8_image = v2.ToImage()(image)
 assert uint8_image.dtype == torch.uint8
 assert torch.equal(uint8_image, torch.from_numpy(pixels).permute(2, 0, 1))
 # --8<-- [end:v2]
@@ -143,7 +182,9 @@ assert warned == (version >= (0, 29))  # deprecated from torchvision 0.29 on
 assert torch.equal(decoded_by_old_name, decoded)
 assert decoded.shape == (3, height, width) and decoded.dtype == torch.uint8
 assert torch.equal(decoded, (tensor * 255).round().to(torch.uint8))
-assert torch.allclose(v2.ToDtype(torch.float32, scale=True)(decoded), tensor, rtol=0, atol=1e-7)
+assert torch.allclose(
+    v2.ToDtype(torch.float32, scale=True)(decoded), tensor, rtol=0, atol=1e-7
+)
 print("decode_image:", tuple(decoded.shape), decoded.dtype)
 print(f"torchvision {torchvision.__version__}: deprecation warning: {warned}")
 # --8<-- [end:read-image]
@@ -153,7 +194,8 @@ print(f"torchvision {torchvision.__version__}: deprecation warning: {warned}")
 to_pil = transforms.ToPILImage()
 back = to_pil(tensor)
 assert back.mode == "RGB" and back.size == image.size
-assert np.array_equal(np.array(back), pixels)  # the uint8 -> float -> uint8 trip is exact
+# the uint8 -> float -> uint8 trip is exact
+assert np.array_equal(np.array(back), pixels)
 
 # ToPILImage computes (x * 255).byte(), which truncates; it still works because
 # k / 255 * 255 lands exactly on k in float32 for every level k.
@@ -185,12 +227,16 @@ from torch.utils.tensorboard import SummaryWriter
 
 from pytorch_notes.logs import read_images
 
-shutil.rmtree("runs/to_tensor", ignore_errors=True)  # a rerun starts from an empty log
+# a rerun starts from an empty log
+shutil.rmtree("runs/to_tensor", ignore_errors=True)
 writer = SummaryWriter("runs/to_tensor")
-writer.add_image("ToTensor", tensor, global_step=0)  # (C, H, W) float in [0, 1]: the default
-writer.add_image("NumPy", pixels, global_step=0, dataformats="HWC")  # uint8 (H, W, C): say so
+# (C, H, W) float in [0, 1]: the default
+writer.add_image("ToTensor", tensor, global_step=0)
+# uint8 (H, W, C): say so
+writer.add_image("NumPy", pixels, global_step=0, dataformats="HWC")
 with expect_error(TypeError, "Cannot handle this data type"):
-    writer.add_image("NumPy, no dataformats", pixels, global_step=0)  # read as (C=H, H=W, W=3)
+    # read as (C=H, H=W, W=3)
+    writer.add_image("NumPy, no dataformats", pixels, global_step=0)
 writer.close()
 
 logged = read_images("runs/to_tensor")

@@ -7,8 +7,11 @@
 import torch
 
 # exponent and mantissa bits
-formats = {torch.float16: (5, 10), torch.bfloat16: (8, 7),
-           torch.float32: (8, 23)}
+formats = {
+    torch.float16: (5, 10),
+    torch.bfloat16: (8, 7),
+    torch.float32: (8, 23),
+}
 for dtype, (exponent_bits, mantissa_bits) in formats.items():
     info = torch.finfo(dtype)
     # sign + exponent + mantissa
@@ -19,8 +22,10 @@ for dtype, (exponent_bits, mantissa_bits) in formats.items():
     assert info.tiny == 2.0 ** (2 - 2 ** (exponent_bits - 1))
     top = 2.0 ** (2 ** (exponent_bits - 1) - 1)
     assert info.max == (2 - 2.0**-mantissa_bits) * top
-    print(f"{str(dtype):15s} max {info.max:9.3e}  tiny {info.tiny:9.3e}  "
-          f"eps {info.eps:9.3e}")
+    print(
+        f"{str(dtype):15s} max {info.max:9.3e}  tiny {info.tiny:9.3e}  "
+        f"eps {info.eps:9.3e}"
+    )
 
 fp16, bf16, fp32 = (torch.finfo(d) for d in formats)
 assert fp16.max == 65504
@@ -48,8 +53,12 @@ assert torch.tensor(257.0).bfloat16().item() == 256  # 257 is not bf16
 assert torch.tensor(257.0).half().item() == 257
 one = torch.tensor(1.0, dtype=torch.bfloat16)
 assert one + 1 / 256 == one and one + 1 / 128 != one
-print("257 in bf16:", torch.tensor(257.0).bfloat16().item(),
-      "| 1 + 1/256 in bf16:", (one + 1 / 256).item())
+print(
+    "257 in bf16:",
+    torch.tensor(257.0).bfloat16().item(),
+    "| 1 + 1/256 in bf16:",
+    (one + 1 / 256).item(),
+)
 
 # 8 bits are 2 to 3 decimal digits: the round trip keeps "123" of 1234.5678.
 assert torch.tensor(1234.5678).bfloat16().item() == 1232
@@ -60,6 +69,7 @@ error = ((values.bfloat16().float() - values) / values).abs().max()
 assert 2**-9 < error <= 2**-8  # relative error up to half the gap, 0.4 %
 print(f"largest relative error of the bf16 round trip: {error:.4f}")
 # --8<-- [end:overflow]
+
 
 # %%
 # --8<-- [start:master_weights]
@@ -81,9 +91,11 @@ for _ in range(100):  # 100 updates of +0.001 each
 assert torch.allclose(master, torch.full((1000,), 1.1))
 assert (nearest == 1).all()  # every single update was rounded away
 assert abs(stochastic.float().mean() - 1.1) < 0.01  # kept, on average
-print(f"after 100 updates of 0.001: fp32 {master[0]:.4f}, "
-      f"bf16 {nearest[0].item():.4f}, "
-      f"bf16 stochastic (mean) {stochastic.float().mean():.4f}")
+print(
+    f"after 100 updates of 0.001: fp32 {master[0]:.4f}, "
+    f"bf16 {nearest[0].item():.4f}, "
+    f"bf16 stochastic (mean) {stochastic.float().mean():.4f}"
+)
 # --8<-- [end:master_weights]
 
 # %%
@@ -120,8 +132,10 @@ unscaled = w.grad.float() / scale  # in fp32, where 1e-8 is representable
 true_grad = 1e-3 * x.float()
 # the true gradient, to fp16 accuracy
 assert torch.allclose(unscaled, true_grad, rtol=2e-3)
-print(f"scaled fp16 grad: {w.grad[0].item():.3e} -> "
-      f"unscaled in fp32: {unscaled[0].item():.3e}")
+print(
+    f"scaled fp16 grad: {w.grad[0].item():.3e} -> "
+    f"unscaled in fp32: {unscaled[0].item():.3e}"
+)
 
 # The same scale on a gradient of 10 overflows: 10 * 2^15 > 65504.
 # No fixed scale suits every step.
@@ -159,9 +173,18 @@ assert linear(x).dtype == torch.float32  # outside the block: plain fp32
 loss.backward()
 # the gradient has the parameter's dtype
 assert linear.weight.grad.dtype == torch.float32
-print("linear:", logits.dtype, "| softmax:", probs.dtype,
-      "| cross_entropy:", loss.dtype, "| weight:", linear.weight.dtype,
-      "| weight.grad:", linear.weight.grad.dtype)
+print(
+    "linear:",
+    logits.dtype,
+    "| softmax:",
+    probs.dtype,
+    "| cross_entropy:",
+    loss.dtype,
+    "| weight:",
+    linear.weight.dtype,
+    "| weight.grad:",
+    linear.weight.grad.dtype,
+)
 
 # A bf16 output that leaves the block meets fp32 weights: no autocast
 # to reconcile them.
@@ -174,8 +197,9 @@ with expect_error(RuntimeError, "same dtype"):
 from pytorch_notes.memory import SavedTensorCounter
 
 torch.manual_seed(0)
-mlp = nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64),
-                    nn.ReLU(), nn.Linear(64, 8))
+mlp = nn.Sequential(
+    nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 8)
+)
 batch = torch.randn(4096, 2)
 
 with SavedTensorCounter(exclude=mlp.parameters()) as saved_fp32:
@@ -189,8 +213,10 @@ weight_copies = 2 * (mlp[2].weight.numel() + mlp[4].weight.numel())
 # every activation: 2 bytes, not 4
 assert saved_bf16.nbytes == saved_fp32.nbytes // 2 + weight_copies
 assert saved_bf16.nbytes < 0.51 * saved_fp32.nbytes
-print(f"saved for backward: fp32 {saved_fp32.nbytes / 1e6:.2f} MB, "
-      f"bf16 {saved_bf16.nbytes / 1e6:.2f} MB")
+print(
+    f"saved for backward: fp32 {saved_fp32.nbytes / 1e6:.2f} MB, "
+    f"bf16 {saved_bf16.nbytes / 1e6:.2f} MB"
+)
 # --8<-- [end:memory]
 
 # %%
@@ -253,8 +279,13 @@ points, labels = gaussian_ring(n=512, modes=8, std=0.3, seed=0)
 
 def train(dtype, steps=100):
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32),
-                        nn.ReLU(), nn.Linear(32, 8))
+    net = nn.Sequential(
+        nn.Linear(2, 32),
+        nn.ReLU(),
+        nn.Linear(32, 32),
+        nn.ReLU(),
+        nn.Linear(32, 8),
+    )
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     losses = []
     use_bf16 = dtype == torch.bfloat16
@@ -274,8 +305,10 @@ losses_fp32 = train(torch.float32)
 losses_bf16 = train(torch.bfloat16)
 assert losses_bf16[-1] < losses_bf16[0] / 4  # bf16 training learns
 assert abs(losses_bf16[-1] - losses_fp32[-1]) < 0.05  # and ends where fp32 ends
-print(f"loss: fp32 {losses_fp32[0]:.3f} -> {losses_fp32[-1]:.3f}, "
-      f"bf16 {losses_bf16[0]:.3f} -> {losses_bf16[-1]:.3f}")
+print(
+    f"loss: fp32 {losses_fp32[0]:.3f} -> {losses_fp32[-1]:.3f}, "
+    f"bf16 {losses_bf16[0]:.3f} -> {losses_bf16[-1]:.3f}"
+)
 # --8<-- [end:training]
 
 # %%

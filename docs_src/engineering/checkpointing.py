@@ -27,6 +27,7 @@ assert all(torch.equal(a, b) for a, b in zip(plain, checkpointed))
 print("gradients identical:", len(plain), "tensors")
 # --8<-- [end:same_gradients]
 
+
 # %%
 # --8<-- [start:recompute]
 class CountCalls(nn.Module):
@@ -53,6 +54,7 @@ out.sum().backward()
 assert counted.calls == 2  # ... and the backward pass runs it again
 print("forward calls of a checkpointed block after backward:", counted.calls)
 # --8<-- [end:recompute]
+
 
 # %%
 # --8<-- [start:by_hand]
@@ -84,8 +86,10 @@ one_activation = x.numel() * x.element_size()  # (4, 8) float32: 128 bytes
 assert (plain_count, plain_bytes) == (3, 3 * one_activation)
 # only the block's input x
 assert (ckpt_count, ckpt_bytes) == (1, one_activation)
-print(f"saved for backward: plain {plain_count} tensors ({plain_bytes} B), "
-      f"checkpointed {ckpt_count} ({ckpt_bytes} B)")
+print(
+    f"saved for backward: plain {plain_count} tensors ({plain_bytes} B), "
+    f"checkpointed {ckpt_count} ({ckpt_bytes} B)"
+)
 # --8<-- [end:by_hand]
 
 # %%
@@ -112,8 +116,10 @@ from torch.utils.checkpoint import checkpoint_sequential
 
 torch.manual_seed(0)
 n_layers, width, batch = 16, 64, 2048
-layers = [CountCalls(nn.Sequential(nn.Linear(width, width), nn.Tanh()))
-          for _ in range(n_layers)]
+layers = [
+    CountCalls(nn.Sequential(nn.Linear(width, width), nn.Tanh()))
+    for _ in range(n_layers)
+]
 deep = nn.Sequential(*layers)
 inputs = torch.randn(batch, width, requires_grad=True)
 activation = batch * width * 4  # bytes of one (2048, 64) float32 activation
@@ -129,8 +135,9 @@ for k in (1, 2, 4, 8, 16):
     out.sum().backward()
     grads = [p.grad.clone() for p in deep.parameters()]
     reference = reference or grads
-    assert all(torch.allclose(a, b, atol=1e-6)
-               for a, b in zip(reference, grads))
+    assert all(
+        torch.allclose(a, b, atol=1e-6) for a, b in zip(reference, grads)
+    )
 
     per_segment = n_layers // k
     # k segment inputs (x among them) + the last segment's n/k outputs
@@ -139,8 +146,10 @@ for k in (1, 2, 4, 8, 16):
     # all but the last segment run twice
     assert calls == n_layers + (n_layers - per_segment)
     stored[k] = saved.nbytes // activation
-    print(f"{k:2d} segments: {stored[k]:2d} activations stored, "
-          f"{calls} layer forwards")
+    print(
+        f"{k:2d} segments: {stored[k]:2d} activations stored, "
+        f"{calls} layer forwards"
+    )
 
 # fewest at sqrt(n) segments
 assert min(stored, key=stored.get) == 4 == int(n_layers**0.5)
@@ -196,9 +205,12 @@ plain_peak = peak_activations(deep, deep)
 peaks = {}
 for k in stored:
     peaks[k] = peak_activations(
-        lambda h: checkpoint_sequential(deep, k, h, use_reentrant=False), deep)
-    print(f"{k:2d} segments: peak {peaks[k]:5.2f} activations, "
-          f"k + n/k = {k + n_layers / k:4.1f}")
+        lambda h: checkpoint_sequential(deep, k, h, use_reentrant=False), deep
+    )
+    print(
+        f"{k:2d} segments: peak {peaks[k]:5.2f} activations, "
+        f"k + n/k = {k + n_layers / k:4.1f}"
+    )
 print(f"no checkpointing: peak {plain_peak:5.2f} activations")
 
 assert abs(peaks[1] - plain_peak) < 0.01  # k = 1 is plain training
@@ -214,10 +226,14 @@ for k in peaks:
 # --8<-- [start:per_block]
 torch.manual_seed(0)
 n_blocks = 8
-blocks = nn.Sequential(*[
-    nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(),
-                  nn.Linear(4 * width, width))
-    for _ in range(n_blocks)])  # each block widens to 4x inside, like an MLP
+blocks = nn.Sequential(
+    *[
+        nn.Sequential(
+            nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width)
+        )
+        for _ in range(n_blocks)
+    ]
+)  # each block widens to 4x inside, like an MLP
 
 
 def every_block_checkpointed(h):
@@ -229,8 +245,10 @@ def every_block_checkpointed(h):
 inside = 1 + 4 + 4  # a block saves its input and two 4x-wide tensors
 plain_blocks = peak_activations(blocks, blocks)
 per_block = peak_activations(every_block_checkpointed, blocks)
-print(f"{n_blocks} blocks: peak {plain_blocks:.1f} activations plain, "
-      f"{per_block:.1f} with each block checkpointed")
+print(
+    f"{n_blocks} blocks: peak {plain_blocks:.1f} activations plain, "
+    f"{per_block:.1f} with each block checkpointed"
+)
 # plain: every block's insides; per block: n inputs + one block's insides
 # (8 = its two 4x tensors), plus the same gradients in flight
 in_flight = plain_blocks - n_blocks * inside
@@ -242,8 +260,9 @@ assert per_block < plain_blocks / 3
 # %%
 # --8<-- [start:dropout]
 torch.manual_seed(0)
-noisy = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Dropout(0.5),
-                      nn.Linear(32, 8))
+noisy = nn.Sequential(
+    nn.Linear(8, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 8)
+)
 
 
 def dropout_grads(**options):
@@ -298,10 +317,12 @@ ks = list(peaks)
 fig, axis = plt.subplots(figsize=(6, 3.5))
 axis.plot(ks, [peaks[k] for k in ks], "o-", label="peak (measured)")
 axis.plot(ks, [k + n_layers / k for k in ks], "k--", label="model: k + n/k")
-axis.plot(ks, [stored[k] for k in ks], "s:",
-          label="stored after forward (measured)")
-axis.axhline(plain_peak, color="gray", linewidth=0.8,
-             label="peak without checkpointing")
+axis.plot(
+    ks, [stored[k] for k in ks], "s:", label="stored after forward (measured)"
+)
+axis.axhline(
+    plain_peak, color="gray", linewidth=0.8, label="peak without checkpointing"
+)
 axis.set_xscale("log", base=2)
 axis.set_xticks(ks, [str(k) for k in ks])
 axis.set_xlabel("segments k (16 layers)")

@@ -37,8 +37,9 @@ uneven_1 = gradients(model, inputs[10:], targets[10:])
 mean_of_means = (uneven_0[0] + uneven_1[0]) / 2
 assert not torch.allclose(mean_of_means, full[0], atol=1e-4)
 print("full-batch gradient of the first bias:", full[1][:4])
-print("mean of the two half-batch gradients: ",
-      ((half_0[1] + half_1[1]) / 2)[:4])
+print(
+    "mean of the two half-batch gradients: ", ((half_0[1] + half_1[1]) / 2)[:4]
+)
 # --8<-- [end:shards]
 
 # %%
@@ -51,9 +52,14 @@ with torch.no_grad():  # on CPU it just calls the module
 # The wrapper adds "module." in front of every parameter name.
 print(list(model.state_dict())[:2], "->", list(dp_model.state_dict())[:2])
 assert list(dp_model.state_dict()) == [
-    "module." + name for name in model.state_dict()]
-assert all(torch.equal(a, b) for a, b in zip(
-    dp_model.module.state_dict().values(), model.state_dict().values()))
+    "module." + name for name in model.state_dict()
+]
+assert all(
+    torch.equal(a, b)
+    for a, b in zip(
+        dp_model.module.state_dict().values(), model.state_dict().values()
+    )
+)
 # --8<-- [end:data_parallel]
 
 # %%
@@ -63,8 +69,9 @@ from torch.utils.data import DistributedSampler
 dataset = list(range(12))  # any object with a length works as a dataset
 shards = []
 for rank in range(3):
-    sampler = DistributedSampler(dataset, num_replicas=3, rank=rank,
-                                 shuffle=True, seed=0)
+    sampler = DistributedSampler(
+        dataset, num_replicas=3, rank=rank, shuffle=True, seed=0
+    )
     sampler.set_epoch(0)  # the same epoch everywhere: the same permutation
     shards.append(list(sampler))
 print("epoch 0:", shards)
@@ -72,17 +79,23 @@ assert all(len(shard) == 4 for shard in shards)
 # disjoint and covering: each index exactly once
 assert sorted(sum(shards, [])) == dataset
 
-sampler = DistributedSampler(dataset, num_replicas=3, rank=0,
-                             shuffle=True, seed=0)
+sampler = DistributedSampler(
+    dataset, num_replicas=3, rank=0, shuffle=True, seed=0
+)
 assert list(sampler) == list(sampler)  # without set_epoch: the same order
 sampler.set_epoch(1)
 assert list(sampler) != shards[0]  # set_epoch(1): a new shuffle
 
 
 def shards_of(n, **options):
-    return [list(DistributedSampler(range(n), num_replicas=3, rank=r,
-                                    shuffle=False, **options))
-            for r in range(3)]
+    return [
+        list(
+            DistributedSampler(
+                range(n), num_replicas=3, rank=r, shuffle=False, **options
+            )
+        )
+        for r in range(3)
+    ]
 
 
 # 10 examples on 3 ranks: padded with repeats to 12, or (drop_last) cut to 9.
@@ -101,8 +114,9 @@ scores = torch.arange(10.0) ** 2  # one number per example, say a loss
 # Averaged over the padded shards, examples 0 and 1 count twice: wrong.
 padded_mean = torch.cat([scores[s] for s in padded]).mean()
 assert not torch.isclose(padded_mean, scores.mean())
-print(f"true mean {scores.mean():.3f}, over the padded shards "
-      f"{padded_mean:.3f}")
+print(
+    f"true mean {scores.mean():.3f}, over the padded shards {padded_mean:.3f}"
+)
 
 # Exact: shards without repeats (4, 3 and 3 examples), and the sum and the
 # count of each rank added up (what dist.all_reduce with SUM does) before
@@ -121,6 +135,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 assert issubclass(DistributedDataParallel, Joinable) and callable(Join)
 # --8<-- [end:evaluation]
+
 
 # %%
 # --8<-- [start:ring_by_hand]
@@ -174,8 +189,7 @@ print(f"{len(steps)} steps, numbers sent per node: {sent_by}")
 
 torch.manual_seed(0)
 odd = [torch.randn(5, 7) for _ in range(3)]  # 35 numbers: chunks 12, 12, 11
-assert all(torch.allclose(r, sum(odd), atol=1e-6)
-           for r in ring_all_reduce(odd))
+assert all(torch.allclose(r, sum(odd), atol=1e-6) for r in ring_all_reduce(odd))
 # --8<-- [end:ring_package]
 
 # %%
@@ -220,8 +234,11 @@ def page_worker(rank):  # defined here, in this session
 
 
 load = "import pickle, sys; pickle.loads(sys.stdin.buffer.read())"
-fresh = subprocess.run([sys.executable, "-c", load],
-                       input=pickle.dumps(page_worker), capture_output=True)
+fresh = subprocess.run(
+    [sys.executable, "-c", load],
+    input=pickle.dumps(page_worker),
+    capture_output=True,
+)
 assert fresh.returncode != 0  # a fresh interpreter cannot find page_worker
 print(fresh.stderr.decode().strip().splitlines()[-1])
 # --8<-- [end:pickle]
@@ -241,10 +258,13 @@ port = free_port()  # bind port 0 on 127.0.0.1: the OS picks a free port
 out_dir = tempfile.mkdtemp(prefix="ddp-")
 args = (world_size, port, model, inputs, targets, num_steps, lr, out_dir)
 # runs ddp_worker(rank, *args) for rank = 0, 1
-mp.start_processes(ddp_worker, args=args, nprocs=world_size,
-                   start_method="fork")
-ranks = [torch.load(Path(out_dir) / f"rank{r}.pt", weights_only=True)
-         for r in range(world_size)]
+mp.start_processes(
+    ddp_worker, args=args, nprocs=world_size, start_method="fork"
+)
+ranks = [
+    torch.load(Path(out_dir) / f"rank{r}.pt", weights_only=True)
+    for r in range(world_size)
+]
 shutil.rmtree(out_dir)
 print("rank 0 trained on", ranks[0]["indices"])
 print("rank 1 trained on", ranks[1]["indices"])
@@ -267,8 +287,12 @@ print("after dist.all_reduce, on both:", reduced_0)
 
 # %%
 # --8<-- [start:grads]
-per_parameter = zip(ranks[0]["grads"], ranks[1]["grads"],
-                    ranks[0]["local_grads"], ranks[1]["local_grads"])
+per_parameter = zip(
+    ranks[0]["grads"],
+    ranks[1]["grads"],
+    ranks[0]["local_grads"],
+    ranks[1]["local_grads"],
+)
 for p, (g0, g1, local_g0, local_g1) in enumerate(per_parameter):
     # after backward, every rank holds the same gradient
     assert torch.equal(g0, g1)
@@ -300,8 +324,9 @@ for name, weight in single.state_dict().items():
     rank_0, rank_1 = ranks[0]["state_dict"][name], ranks[1]["state_dict"][name]
     assert torch.equal(rank_0, rank_1)  # the ranks in lockstep
     assert torch.allclose(rank_0, weight, atol=1e-6)  # = one process
-mean_rank_losses = [(a + b) / 2
-                    for a, b in zip(ranks[0]["losses"], ranks[1]["losses"])]
+mean_rank_losses = [
+    (a + b) / 2 for a, b in zip(ranks[0]["losses"], ranks[1]["losses"])
+]
 assert all(abs(a - b) < 1e-6 for a, b in zip(mean_rank_losses, single_losses))
 assert single_losses[-1] < single_losses[0]
 print("single process:", [round(v, 4) for v in single_losses])

@@ -17,7 +17,9 @@ def loss_fn(theta):
 
 def run_torch(optimizer_class, steps):
     theta = torch.nn.Parameter(theta_start.clone())
-    optimizer = optimizer_class([theta], lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    optimizer = optimizer_class(
+        [theta], lr=lr, betas=betas, eps=eps, weight_decay=weight_decay
+    )
     for _ in range(steps):
         optimizer.zero_grad()
         loss_fn(theta).backward()
@@ -32,9 +34,11 @@ def run_by_hand(steps, decoupled):
     for t in range(1, steps + 1):
         grad = theta - target
         if decoupled:
-            theta = theta - lr * weight_decay * theta  # AdamW: shrink theta itself
+            # AdamW: shrink theta itself
+            theta = theta - lr * weight_decay * theta
         else:
-            grad = grad + weight_decay * theta  # Adam: the L2 term joins the gradient
+            # Adam: the L2 term joins the gradient
+            grad = grad + weight_decay * theta
         m = betas[0] * m + (1 - betas[0]) * grad
         v = betas[1] * v + (1 - betas[1]) * grad**2
         m_hat = m / (1 - betas[0] ** t)
@@ -48,9 +52,13 @@ for steps in (1, 3):
     adamw = run_torch(torch.optim.AdamW, steps)
     assert torch.allclose(adam_l2, run_by_hand(steps, decoupled=False))
     assert torch.allclose(adamw, run_by_hand(steps, decoupled=True))
-    assert not torch.allclose(adam_l2, adamw)  # same lr, same weight_decay, different weights
-    print(f"after {steps} step(s): Adam+L2 {[round(x, 4) for x in adam_l2.tolist()]}, "
-          f"AdamW {[round(x, 4) for x in adamw.tolist()]}")
+    # same lr, same weight_decay, different weights
+    assert not torch.allclose(adam_l2, adamw)
+    print(
+        f"after {steps} step(s): "
+        f"Adam+L2 {[round(x, 4) for x in adam_l2.tolist()]}, "
+        f"AdamW {[round(x, 4) for x in adamw.tolist()]}"
+    )
 
 # Plain SGD: adding lambda * theta to the gradient IS shrinking theta.
 theta = torch.nn.Parameter(theta_start.clone())
@@ -67,29 +75,52 @@ import math
 
 
 def pure_decay(optimizer_class, decay, steps=10):
-    theta = torch.nn.Parameter(torch.tensor([0.5, 50.0]))  # a small and a large weight
+    # a small and a large weight
+    theta = torch.nn.Parameter(torch.tensor([0.5, 50.0]))
     optimizer = optimizer_class([theta], lr=lr, weight_decay=decay)
     for _ in range(steps):
-        theta.grad = torch.zeros_like(theta)  # the loss does not care about theta at all
+        # the loss does not care about theta at all
+        theta.grad = torch.zeros_like(theta)
         optimizer.step()
     return theta.detach()
 
 
 start = torch.tensor([0.5, 50.0])
 weak, strong = 0.01, 1.0
-# Adam + L2: the decay gradient lambda * theta is divided by its own size, so lambda cancels.
-assert torch.allclose(pure_decay(torch.optim.Adam, weak), pure_decay(torch.optim.Adam, strong), atol=1e-5)
-assert torch.allclose(pure_decay(torch.optim.Adam, weak, steps=1), start - lr)  # each weight moves by lr
+# Adam + L2: the decay gradient lambda * theta is divided by its own size, so
+# lambda cancels.
+assert torch.allclose(
+    pure_decay(torch.optim.Adam, weak),
+    pure_decay(torch.optim.Adam, strong),
+    atol=1e-5,
+)
+# each weight moves by lr
+assert torch.allclose(pure_decay(torch.optim.Adam, weak, steps=1), start - lr)
 adam_end = pure_decay(torch.optim.Adam, strong)
 assert adam_end[0] < 0  # the small weight 0.5 is pushed through zero
 assert math.isclose(start[1] - adam_end[1], 10 * lr, rel_tol=0.01)  # ~lr a step
-# AdamW: theta_k = (1 - lr * lambda)^k * theta_0, proportional to the weight and to lambda.
+# AdamW: theta_k = (1 - lr * lambda)^k * theta_0, proportional to the weight and
+# to lambda.
 for decay in (weak, strong):
-    assert torch.allclose(pure_decay(torch.optim.AdamW, decay), start * (1 - lr * decay) ** 10)
-print("Adam+L2, lambda=0.01:", [round(x, 4) for x in pure_decay(torch.optim.Adam, weak).tolist()])
-print("Adam+L2, lambda=1.0: ", [round(x, 4) for x in pure_decay(torch.optim.Adam, strong).tolist()])
-print("AdamW,   lambda=0.01:", [round(x, 4) for x in pure_decay(torch.optim.AdamW, weak).tolist()])
-print("AdamW,   lambda=1.0: ", [round(x, 4) for x in pure_decay(torch.optim.AdamW, strong).tolist()])
+    assert torch.allclose(
+        pure_decay(torch.optim.AdamW, decay), start * (1 - lr * decay) ** 10
+    )
+print(
+    "Adam+L2, lambda=0.01:",
+    [round(x, 4) for x in pure_decay(torch.optim.Adam, weak).tolist()],
+)
+print(
+    "Adam+L2, lambda=1.0: ",
+    [round(x, 4) for x in pure_decay(torch.optim.Adam, strong).tolist()],
+)
+print(
+    "AdamW,   lambda=0.01:",
+    [round(x, 4) for x in pure_decay(torch.optim.AdamW, weak).tolist()],
+)
+print(
+    "AdamW,   lambda=1.0: ",
+    [round(x, 4) for x in pure_decay(torch.optim.AdamW, strong).tolist()],
+)
 # --8<-- [end:why_decoupled]
 
 # %%
@@ -99,11 +130,14 @@ import torch.nn as nn
 from pytorch_notes import expect_error
 
 torch.manual_seed(0)
-model = nn.Sequential(nn.Linear(8, 16), nn.LayerNorm(16), nn.ReLU(), nn.Linear(16, 2))
+model = nn.Sequential(
+    nn.Linear(8, 16), nn.LayerNorm(16), nn.ReLU(), nn.Linear(16, 2)
+)
 
 decay, no_decay = [], []
 for name, param in model.named_parameters():
-    (decay if param.ndim >= 2 else no_decay).append(name)  # matrices decay; biases, norm gains do not
+    # matrices decay; biases, norm gains do not
+    (decay if param.ndim >= 2 else no_decay).append(name)
 assert decay == ["0.weight", "3.weight"]
 assert no_decay == ["0.bias", "1.weight", "1.bias", "3.bias"]
 
@@ -116,14 +150,22 @@ optimizer = torch.optim.AdamW(
     lr=0.01,
 )
 assert [g["weight_decay"] for g in optimizer.param_groups] == [0.1, 0.0]
-assert all(g["lr"] == 0.01 and g["betas"] == (0.9, 0.999) for g in optimizer.param_groups)  # defaults fill in
+# defaults fill in
+assert all(
+    g["lr"] == 0.01 and g["betas"] == (0.9, 0.999)
+    for g in optimizer.param_groups
+)
 # Each parameter in exactly one group: every one is there, and PyTorch refuses
 # a parameter that appears twice.
 in_groups = {id(p) for g in optimizer.param_groups for p in g["params"]}
 assert in_groups == {id(p) for p in model.parameters()}
 with expect_error(ValueError, "more than one parameter group"):
-    torch.optim.AdamW([{"params": [params["0.weight"]]},
-                       {"params": [params["0.weight"], params["0.bias"]]}])
+    torch.optim.AdamW(
+        [
+            {"params": [params["0.weight"]]},
+            {"params": [params["0.weight"], params["0.bias"]]},
+        ]
+    )
 
 # A step with zero gradients shows the decay alone.
 before = {n: p.detach().clone() for n, p in params.items()}
@@ -131,7 +173,8 @@ for p in model.parameters():
     p.grad = torch.zeros_like(p)
 optimizer.step()
 for n in decay:
-    assert torch.allclose(params[n], before[n] * (1 - 0.01 * 0.1))  # shrunk by 1 - lr * lambda
+    # shrunk by 1 - lr * lambda
+    assert torch.allclose(params[n], before[n] * (1 - 0.01 * 0.1))
 for n in no_decay:
     assert torch.equal(params[n], before[n])  # untouched
 print("decayed:", decay)
@@ -151,32 +194,55 @@ def record(make_scheduler, steps, base_lr=0.1, momentum=0.0):
     lrs = []
     for _ in range(steps):
         lrs.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()  # first the optimizer (no gradient here, so nothing moves) ...
+        # first the optimizer (no gradient here, so nothing moves) ...
+        optimizer.step()
         scheduler.step()  # ... then the scheduler
     return lrs
 
 
 total = 40
-step_lrs = record(lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5), total)
+step_lrs = record(
+    lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5),
+    total,
+)
 for k, value in enumerate(step_lrs):
-    assert math.isclose(value, 0.1 * 0.5 ** (k // 10))  # lr_k = lr_0 * gamma^floor(k / step_size)
-assert step_lrs[9] == 0.1 and math.isclose(step_lrs[10], 0.05)  # halves exactly at step 10
-print("StepLR at steps 0, 10, 20, 30:", [round(step_lrs[k], 4) for k in (0, 10, 20, 30)])
+    # lr_k = lr_0 * gamma^floor(k / step_size)
+    assert math.isclose(value, 0.1 * 0.5 ** (k // 10))
+# halves exactly at step 10
+assert step_lrs[9] == 0.1 and math.isclose(step_lrs[10], 0.05)
+print(
+    "StepLR at steps 0, 10, 20, 30:",
+    [round(step_lrs[k], 4) for k in (0, 10, 20, 30)],
+)
 # --8<-- [end:step_lr]
 
 # %%
 # --8<-- [start:cosine]
 eta_max, eta_min = 0.1, 0.01
-cosine_lrs = record(lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total, eta_min=eta_min),
-                    2 * total + 1)
+cosine_lrs = record(
+    lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(
+        opt, T_max=total, eta_min=eta_min
+    ),
+    2 * total + 1,
+)
 for t in range(total + 1):
-    closed_form = eta_min + 0.5 * (eta_max - eta_min) * (1 + math.cos(math.pi * t / total))
+    closed_form = eta_min + 0.5 * (eta_max - eta_min) * (
+        1 + math.cos(math.pi * t / total)
+    )
     assert math.isclose(cosine_lrs[t], closed_form, rel_tol=1e-6)
-assert math.isclose(cosine_lrs[total], eta_min, rel_tol=1e-6)  # reaches eta_min at T_max
-assert math.isclose(cosine_lrs[total // 2], (eta_max + eta_min) / 2, rel_tol=1e-6)  # halfway at T_max / 2
-assert math.isclose(cosine_lrs[2 * total], eta_max, rel_tol=1e-4)  # ... and climbs back if you go on
+# reaches eta_min at T_max
+assert math.isclose(cosine_lrs[total], eta_min, rel_tol=1e-6)
+# halfway at T_max / 2
+assert math.isclose(
+    cosine_lrs[total // 2], (eta_max + eta_min) / 2, rel_tol=1e-6
+)
+# ... and climbs back if you go on
+assert math.isclose(cosine_lrs[2 * total], eta_max, rel_tol=1e-4)
 cosine_lrs = cosine_lrs[:total]
-print("CosineAnnealingLR at steps 0, 20, 39:", [round(cosine_lrs[k], 4) for k in (0, 20, 39)])
+print(
+    "CosineAnnealingLR at steps 0, 20, 39:",
+    [round(cosine_lrs[k], 4) for k in (0, 20, 39)],
+)
 # --8<-- [end:cosine]
 
 # %%
@@ -185,31 +251,47 @@ from pytorch_notes import expect_error
 
 max_lr, pct_start, div_factor, final_div_factor = 0.1, 0.25, 25.0, 1e4
 one_cycle = lambda opt: torch.optim.lr_scheduler.OneCycleLR(  # noqa: E731
-    opt, max_lr=max_lr, total_steps=total, pct_start=pct_start,
-    div_factor=div_factor, final_div_factor=final_div_factor)
+    opt,
+    max_lr=max_lr,
+    total_steps=total,
+    pct_start=pct_start,
+    div_factor=div_factor,
+    final_div_factor=final_div_factor,
+)
 cycle_lrs = record(one_cycle, total, momentum=0.9)
 
-peak = int(pct_start * total) - 1  # step 9: the warmup phase ends at pct_start * total_steps - 1
-assert math.isclose(cycle_lrs[0], max_lr / div_factor)  # starts at max_lr / div_factor = 0.004
-assert cycle_lrs.index(max(cycle_lrs)) == peak and math.isclose(cycle_lrs[peak], max_lr)
-assert math.isclose(cycle_lrs[-1], max_lr / div_factor / final_div_factor)  # ends far below the start
+# step 9: the warmup phase ends at pct_start * total_steps - 1
+peak = int(pct_start * total) - 1
+# starts at max_lr / div_factor = 0.004
+assert math.isclose(cycle_lrs[0], max_lr / div_factor)
+assert cycle_lrs.index(max(cycle_lrs)) == peak and math.isclose(
+    cycle_lrs[peak], max_lr
+)
+# ends far below the start
+assert math.isclose(cycle_lrs[-1], max_lr / div_factor / final_div_factor)
 
 # It also cycles momentum the other way: high when the lr is low.
 param = nn.Parameter(torch.zeros(1))
 optimizer = torch.optim.SGD([param], lr=0.1, momentum=0.9)
 scheduler = one_cycle(optimizer)
-assert optimizer.param_groups[0]["momentum"] == 0.95  # max_momentum at the start
+# max_momentum at the start
+assert optimizer.param_groups[0]["momentum"] == 0.95
 for _ in range(peak):
     optimizer.step()
     scheduler.step()
-assert math.isclose(optimizer.param_groups[0]["momentum"], 0.85)  # base_momentum at the peak
+# base_momentum at the peak
+assert math.isclose(optimizer.param_groups[0]["momentum"], 0.85)
 for _ in range(total - peak):
     optimizer.step()
     scheduler.step()
 with expect_error(ValueError, "Tried to step"):
     scheduler.step()  # the schedule is exactly total_steps long
-print(f"OneCycleLR: start {cycle_lrs[0]:.4f}, peak {cycle_lrs[peak]:.4f} at step {peak}, end {cycle_lrs[-1]:.1e}")
+print(
+    f"OneCycleLR: start {cycle_lrs[0]:.4f}, "
+    f"peak {cycle_lrs[peak]:.4f} at step {peak}, end {cycle_lrs[-1]:.1e}"
+)
 # --8<-- [end:one_cycle]
+
 
 # %%
 # --8<-- [start:warmup_formula]
@@ -219,27 +301,49 @@ def lr_at(step, total_steps, warmup_steps, base_lr, min_lr=0.0):
     if step >= total_steps:
         return min_lr  # the schedule is over: stay at the floor
     progress = (step - warmup_steps) / (total_steps - warmup_steps)  # 0 -> 1
-    return min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * progress))
+    return min_lr + 0.5 * (base_lr - min_lr) * (
+        1 + math.cos(math.pi * progress)
+    )
 
 
 warmup = 8
-mine = [lr_at(k, total, warmup, base_lr=0.1, min_lr=0.001) for k in range(total + 1)]
-assert mine[0] == 0.0 and math.isclose(mine[4], 0.05) and math.isclose(mine[warmup], 0.1)
-assert max(mine) == mine[warmup]  # the peak is where warmup hands over to cosine
-assert all(a >= b for a, b in zip(mine[warmup:], mine[warmup + 1:]))  # then it only decreases
+mine = [
+    lr_at(k, total, warmup, base_lr=0.1, min_lr=0.001) for k in range(total + 1)
+]
+assert (
+    mine[0] == 0.0
+    and math.isclose(mine[4], 0.05)
+    and math.isclose(mine[warmup], 0.1)
+)
+# the peak is where warmup hands over to cosine
+assert max(mine) == mine[warmup]
+# then it only decreases
+assert all(a >= b for a, b in zip(mine[warmup:], mine[warmup + 1 :]))
 assert math.isclose(mine[total], 0.001)
 # Without warmup it is exactly CosineAnnealingLR.
-no_warmup = [lr_at(k, total, 0, base_lr=eta_max, min_lr=eta_min) for k in range(total)]
-assert all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(no_warmup, cosine_lrs))
-print("warmup + cosine at steps 0, 4, 8, 24, 40:", [round(mine[k], 4) for k in (0, 4, 8, 24, 40)])
+no_warmup = [
+    lr_at(k, total, 0, base_lr=eta_max, min_lr=eta_min) for k in range(total)
+]
+assert all(
+    math.isclose(a, b, rel_tol=1e-6) for a, b in zip(no_warmup, cosine_lrs)
+)
+print(
+    "warmup + cosine at steps 0, 4, 8, 24, 40:",
+    [round(mine[k], 4) for k in (0, 4, 8, 24, 40)],
+)
 # --8<-- [end:warmup_formula]
 
 # %%
 # --8<-- [start:warmup_package]
 from pytorch_notes.schedules import warmup_cosine, warmup_cosine_scheduler
 
-assert all(math.isclose(lr_at(k, total, warmup, 0.1, 0.001), warmup_cosine(k, total, warmup, 0.1, 0.001))
-           for k in range(total + 5))
+assert all(
+    math.isclose(
+        lr_at(k, total, warmup, 0.1, 0.001),
+        warmup_cosine(k, total, warmup, 0.1, 0.001),
+    )
+    for k in range(total + 5)
+)
 with expect_error(ValueError, "warmup_steps must be in"):
     warmup_cosine(0, total_steps=10, warmup_steps=10, base_lr=0.1)
 
@@ -247,19 +351,29 @@ with expect_error(ValueError, "warmup_steps must be in"):
 torch.manual_seed(0)
 inputs = torch.randn(64, 8)
 labels = (inputs[:, 0] > 0).long()
-model = nn.Sequential(nn.Linear(8, 16), nn.LayerNorm(16), nn.ReLU(), nn.Linear(16, 2))
+model = nn.Sequential(
+    nn.Linear(8, 16), nn.LayerNorm(16), nn.ReLU(), nn.Linear(16, 2)
+)
 matrices = [p for p in model.parameters() if p.ndim >= 2]
 others = [p for p in model.parameters() if p.ndim < 2]
-optimizer = torch.optim.AdamW([
-    {"params": matrices, "lr": 0.05, "weight_decay": 0.01},
-    {"params": others, "lr": 0.02, "weight_decay": 0.0},
-])
-scheduler = warmup_cosine_scheduler(optimizer, total_steps=total, warmup_steps=warmup, min_lr=0.001)
+optimizer = torch.optim.AdamW(
+    [
+        {"params": matrices, "lr": 0.05, "weight_decay": 0.01},
+        {"params": others, "lr": 0.02, "weight_decay": 0.0},
+    ]
+)
+scheduler = warmup_cosine_scheduler(
+    optimizer, total_steps=total, warmup_steps=warmup, min_lr=0.001
+)
 loss_fn = nn.CrossEntropyLoss()
 losses, warmup_lrs = [], []
 for step in range(total):
     for group, peak_lr in zip(optimizer.param_groups, (0.05, 0.02)):
-        assert math.isclose(group["lr"], warmup_cosine(step, total, warmup, peak_lr, 0.001), abs_tol=1e-12)
+        assert math.isclose(
+            group["lr"],
+            warmup_cosine(step, total, warmup, peak_lr, 0.001),
+            abs_tol=1e-12,
+        )
     warmup_lrs.append(optimizer.param_groups[0]["lr"])
     optimizer.zero_grad()
     loss = loss_fn(model(inputs), labels)
@@ -267,9 +381,14 @@ for step in range(total):
     optimizer.step()
     scheduler.step()
     losses.append(loss.item())
-assert math.isclose(scheduler.get_last_lr()[0], 0.001) and math.isclose(scheduler.get_last_lr()[1], 0.001)
+assert math.isclose(scheduler.get_last_lr()[0], 0.001) and math.isclose(
+    scheduler.get_last_lr()[1], 0.001
+)
 assert losses[-1] < losses[0] / 50  # the loss falls by far more than 50x
-print(f"loss {losses[0]:.3f} -> {losses[-1]:.3f}; final lrs {[round(x, 4) for x in scheduler.get_last_lr()]}")
+print(
+    f"loss {losses[0]:.3f} -> {losses[-1]:.3f}; "
+    f"final lrs {[round(x, 4) for x in scheduler.get_last_lr()]}"
+)
 # --8<-- [end:warmup_package]
 
 # %%
@@ -305,10 +424,12 @@ with warnings.catch_warnings(record=True) as caught:
     optimizer.step()
 messages = [str(w.message) for w in caught]
 assert any("before `optimizer.step()`" in m for m in messages)
-assert math.isclose(param.item(), 1 - 0.05, rel_tol=1e-6)  # the first step used 0.05: lr 0.1 was skipped
+# the first step used 0.05: lr 0.1 was skipped
+assert math.isclose(param.item(), 1 - 0.05, rel_tol=1e-6)
 print("UserWarning:", messages[0].split(" In PyTorch")[0])
 
-# Right: optimizer.step() and then scheduler.step(), no warning, the first step uses lr 0.1.
+# Right: optimizer.step() and then scheduler.step(), no warning, the first step
+# uses lr 0.1.
 param = nn.Parameter(torch.ones(1))
 optimizer = torch.optim.SGD([param], lr=0.1)
 scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
@@ -318,5 +439,7 @@ with warnings.catch_warnings(record=True) as caught:
     optimizer.step()
     scheduler.step()
 assert caught == []
-assert math.isclose(param.item(), 1 - 0.1, rel_tol=1e-6) and math.isclose(optimizer.param_groups[0]["lr"], 0.05)
+assert math.isclose(param.item(), 1 - 0.1, rel_tol=1e-6) and math.isclose(
+    optimizer.param_groups[0]["lr"], 0.05
+)
 # --8<-- [end:order]

@@ -9,16 +9,23 @@ import math
 import torch
 
 T = 50  # diffusion steps
-betas = torch.linspace(2e-3, 0.4, T, dtype=torch.float64)  # beta_1 .. beta_T, linear
-betas = torch.cat([torch.zeros(1, dtype=torch.float64), betas])  # index = t; beta_0 = 0 stands for the data
+# beta_1 .. beta_T, linear
+betas = torch.linspace(2e-3, 0.4, T, dtype=torch.float64)
+# index = t; beta_0 = 0 stands for the data
+betas = torch.cat([torch.zeros(1, dtype=torch.float64), betas])
 alphas = 1 - betas
-alpha_bars = torch.cumprod(alphas, dim=0)  # alpha_bar_t = alpha_1 * ... * alpha_t, alpha_bar_0 = 1
+# alpha_bar_t = alpha_1 * ... * alpha_t, alpha_bar_0 = 1
+alpha_bars = torch.cumprod(alphas, dim=0)
 
-assert alpha_bars[0] == 1 and (alpha_bars[1:] < alpha_bars[:-1]).all()  # the signal only fades
+# the signal only fades
+assert alpha_bars[0] == 1 and (alpha_bars[1:] < alpha_bars[:-1]).all()
 assert alpha_bars[T] < 1e-4  # after T steps almost nothing of x_0 is left
 for t in (1, 5, 10, 20, 50):
-    print(f"t = {t:2d}: beta_t = {betas[t]:.4f}, alpha_bar_t = {alpha_bars[t]:.2e}, "
-          f"signal sqrt(alpha_bar_t) = {alpha_bars[t].sqrt():.3f}")
+    print(
+        f"t = {t:2d}: beta_t = {betas[t]:.4f}, "
+        f"alpha_bar_t = {alpha_bars[t]:.2e}, "
+        f"signal sqrt(alpha_bar_t) = {alpha_bars[t].sqrt():.3f}"
+    )
 # --8<-- [end:schedule]
 
 # %%
@@ -28,22 +35,38 @@ n = 20000
 x0 = torch.tensor([2.0, 0.0]).expand(n, 2)  # many copies of one data point
 
 x = x0.clone()
-for t in range(1, T + 1):  # the one-step process, t times: x_t = sqrt(alpha_t) x_{t-1} + sqrt(beta_t) noise
-    x = alphas[t].sqrt().float() * x + betas[t].sqrt().float() * torch.randn(n, 2)
+# the one-step process, t times: x_t = sqrt(alpha_t) x_{t-1} + sqrt(beta_t)
+# noise
+for t in range(1, T + 1):
+    x = alphas[t].sqrt().float() * x + betas[t].sqrt().float() * torch.randn(
+        n, 2
+    )
     if t in (5, 20, T):
-        closed = alpha_bars[t].sqrt().float() * x0 + (1 - alpha_bars[t]).sqrt().float() * torch.randn(n, 2)
-        mean, variance = alpha_bars[t].sqrt() * x0[0].double(), 1 - alpha_bars[t]
-        for samples in (x, closed):  # both match N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I)
+        closed = alpha_bars[t].sqrt().float() * x0 + (
+            1 - alpha_bars[t]
+        ).sqrt().float() * torch.randn(n, 2)
+        mean, variance = (
+            alpha_bars[t].sqrt() * x0[0].double(),
+            1 - alpha_bars[t],
+        )
+        # both match N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I)
+        for samples in (x, closed):
             assert (samples.mean(dim=0).double() - mean).abs().max() < 0.03
             assert (samples.var(dim=0).double() - variance).abs().max() < 0.05
-        print(f"t = {t:2d}: iterated mean {x.mean(0).numpy().round(3)}, var {x.var(0).numpy().round(3)}; "
-              f"closed form mean {mean.numpy().round(3)}, var {variance:.3f}")
+        print(
+            f"t = {t:2d}: iterated mean {x.mean(0).numpy().round(3)}, "
+            f"var {x.var(0).numpy().round(3)}; "
+            f"closed form mean {mean.numpy().round(3)}, var {variance:.3f}"
+        )
 
-# The same, exactly: the mean scales by sqrt(alpha_t), the variance obeys v_t = alpha_t v_{t-1} + beta_t.
+# The same, exactly: the mean scales by sqrt(alpha_t), the variance obeys v_t =
+# alpha_t v_{t-1} + beta_t.
 scale, variance = torch.ones(1).double(), torch.zeros(1).double()
 for t in range(1, T + 1):
     scale, variance = alphas[t].sqrt() * scale, alphas[t] * variance + betas[t]
-    assert torch.allclose(scale, alpha_bars[t].sqrt()) and torch.allclose(variance, 1 - alpha_bars[t])
+    assert torch.allclose(scale, alpha_bars[t].sqrt()) and torch.allclose(
+        variance, 1 - alpha_bars[t]
+    )
 # --8<-- [end:forward]
 
 # %%
@@ -52,11 +75,19 @@ from pytorch_notes.data import gaussian_ring
 
 ring, _ = gaussian_ring(4096, modes=8, radius=2.0, std=0.05, seed=0)
 noise = torch.randn(4096, 2)
-x_T = alpha_bars[T].sqrt().float() * ring + (1 - alpha_bars[T]).sqrt().float() * noise
-assert (x_T - noise).abs().max() < 0.02  # x_T is the noise, up to sqrt(alpha_bar_T) * |x_0|
+x_T = (
+    alpha_bars[T].sqrt().float() * ring
+    + (1 - alpha_bars[T]).sqrt().float() * noise
+)
+# x_T is the noise, up to sqrt(alpha_bar_T) * |x_0|
+assert (x_T - noise).abs().max() < 0.02
 assert x_T.mean(dim=0).abs().max() < 0.07
-assert (torch.cov(x_T.T) - torch.eye(2)).abs().max() < 0.1  # covariance I: x_T ~ N(0, I)
-print(f"x_T: mean {x_T.mean(0).numpy().round(3)}, covariance\n{torch.cov(x_T.T).numpy().round(3)}")
+# covariance I: x_T ~ N(0, I)
+assert (torch.cov(x_T.T) - torch.eye(2)).abs().max() < 0.1
+print(
+    f"x_T: mean {x_T.mean(0).numpy().round(3)}, covariance\n"
+    f"{torch.cov(x_T.T).numpy().round(3)}"
+)
 # --8<-- [end:endpoint]
 
 # %%
@@ -64,11 +95,18 @@ print(f"x_T: mean {x_T.mean(0).numpy().round(3)}, covariance\n{torch.cov(x_T.T).
 import matplotlib.pyplot as plt
 
 shown = (0, 2, 5, 10, 20, 50)
-fig, axes = plt.subplots(1, len(shown), figsize=(12, 2.4), sharex=True, sharey=True)
+fig, axes = plt.subplots(
+    1, len(shown), figsize=(12, 2.4), sharex=True, sharey=True
+)
 for axis, t in zip(axes, shown):
-    x_t = alpha_bars[t].sqrt().float() * ring[:1000] + (1 - alpha_bars[t]).sqrt().float() * noise[:1000]
+    x_t = (
+        alpha_bars[t].sqrt().float() * ring[:1000]
+        + (1 - alpha_bars[t]).sqrt().float() * noise[:1000]
+    )
     axis.scatter(*x_t.numpy().T, s=1, color="C0")
-    axis.set_title(f"t = {t}, $\\bar\\alpha_t$ = {alpha_bars[t]:.2g}", fontsize=9)
+    axis.set_title(
+        f"t = {t}, $\\bar\\alpha_t$ = {alpha_bars[t]:.2g}", fontsize=9
+    )
     axis.set_aspect("equal")
 axes[0].set_xlim(-3.5, 3.5)
 axes[0].set_ylim(-3.5, 3.5)
@@ -97,10 +135,15 @@ from pytorch_notes import expect_error
 from pytorch_notes.diffusion import DDPMSchedule
 
 schedule = DDPMSchedule(T, beta_start=2e-3, beta_end=0.4)
-assert torch.allclose(schedule.betas, betas) and torch.allclose(schedule.alpha_bars, alpha_bars)
+assert torch.allclose(schedule.betas, betas) and torch.allclose(
+    schedule.alpha_bars, alpha_bars
+)
 
 t = torch.randint(1, T + 1, (4096,))  # one step per sample
-by_hand = alpha_bars[t].sqrt().float()[:, None] * ring + (1 - alpha_bars[t]).sqrt().float()[:, None] * noise
+by_hand = (
+    alpha_bars[t].sqrt().float()[:, None] * ring
+    + (1 - alpha_bars[t]).sqrt().float()[:, None] * noise
+)
 assert torch.allclose(schedule.q_sample(ring, t, noise), by_hand, atol=1e-6)
 with expect_error(ValueError, "t must have shape (N=4096,)"):
     schedule.q_sample(ring, t[:100], noise)  # one step per sample
@@ -111,50 +154,75 @@ print(schedule)
 
 # %%
 # --8<-- [start:posterior]
-# Gaussian conditioning, per coordinate: (x_{t-1}, x_t) given x_0 is jointly Gaussian with
-# Var(x_{t-1}) = v, Cov(x_{t-1}, x_t) = sqrt(alpha_t) v, Var(x_t) = alpha_t v + beta_t, v = 1 - alpha_bar_{t-1}.
+# Gaussian conditioning, per coordinate: (x_{t-1}, x_t) given x_0 is jointly
+# Gaussian with Var(x_{t-1}) = v, Cov(x_{t-1}, x_t) = sqrt(alpha_t) v, Var(x_t)
+# = alpha_t v + beta_t, v = 1 - alpha_bar_{t-1}.
 steps = torch.arange(2, T + 1)
 v = 1 - alpha_bars[steps - 1]
-var_prev, cov, var_t = v, alphas[steps].sqrt() * v, alphas[steps] * v + betas[steps]
+var_prev, cov, var_t = (
+    v,
+    alphas[steps].sqrt() * v,
+    alphas[steps] * v + betas[steps],
+)
 coef_xt = cov / var_t  # regression of x_{t-1} on x_t
-coef_x0 = alpha_bars[steps - 1].sqrt() - coef_xt * alpha_bars[steps].sqrt()  # from E[x_{t-1}] - coef_xt E[x_t]
+# from E[x_{t-1}] - coef_xt E[x_t]
+coef_x0 = alpha_bars[steps - 1].sqrt() - coef_xt * alpha_bars[steps].sqrt()
 conditional_variance = var_prev - cov**2 / var_t  # the Schur complement
 
 # The closed forms of Ho et al.
 one_minus = 1 - alpha_bars
-assert torch.allclose(coef_x0, alpha_bars[steps - 1].sqrt() * betas[steps] / one_minus[steps])
-assert torch.allclose(coef_xt, alphas[steps].sqrt() * one_minus[steps - 1] / one_minus[steps])
+assert torch.allclose(
+    coef_x0, alpha_bars[steps - 1].sqrt() * betas[steps] / one_minus[steps]
+)
+assert torch.allclose(
+    coef_xt, alphas[steps].sqrt() * one_minus[steps - 1] / one_minus[steps]
+)
 beta_tilde = one_minus[steps - 1] / one_minus[steps] * betas[steps]
 assert torch.allclose(conditional_variance, beta_tilde)
-assert (beta_tilde < betas[steps]).all()  # knowing x_0 leaves less uncertainty than beta_t
+# knowing x_0 leaves less uncertainty than beta_t
+assert (beta_tilde < betas[steps]).all()
 assert torch.allclose(schedule.posterior_variance[steps], beta_tilde)
 assert torch.allclose(schedule.posterior_coef_x0[steps], coef_x0)
 assert torch.allclose(schedule.posterior_coef_xt[steps], coef_xt)
 
-# And from samples: regress x_9 on x_10 by least squares, for the one data point x_0 = 2.
-prev = alpha_bars[9].sqrt() * 2 + one_minus[9].sqrt() * torch.randn(100000, dtype=torch.float64)
-now = alphas[10].sqrt() * prev + betas[10].sqrt() * torch.randn(100000, dtype=torch.float64)
+# And from samples: regress x_9 on x_10 by least squares, for the one data point
+# x_0 = 2.
+prev = alpha_bars[9].sqrt() * 2 + one_minus[9].sqrt() * torch.randn(
+    100000, dtype=torch.float64
+)
+now = alphas[10].sqrt() * prev + betas[10].sqrt() * torch.randn(
+    100000, dtype=torch.float64
+)
 design = torch.stack([now, torch.ones_like(now)], dim=1)
 slope, intercept = torch.linalg.lstsq(design, prev[:, None]).solution.squeeze(1)
 residual = prev - design @ torch.stack([slope, intercept])
 assert abs(slope - schedule.posterior_coef_xt[10]) < 0.02
 assert abs(intercept - 2 * schedule.posterior_coef_x0[10]) < 0.02
 assert abs(residual.var() / schedule.posterior_variance[10] - 1) < 0.02
-print(f"t = 10: coef of x_t {slope:.4f} (exact {schedule.posterior_coef_xt[10]:.4f}), "
-      f"residual variance {residual.var():.4f} (beta_tilde {schedule.posterior_variance[10]:.4f})")
+print(
+    f"t = 10: coef of x_t {slope:.4f} "
+    f"(exact {schedule.posterior_coef_xt[10]:.4f}), "
+    f"residual variance {residual.var():.4f} "
+    f"(beta_tilde {schedule.posterior_variance[10]:.4f})"
+)
 # --8<-- [end:posterior]
 
 # %%
 # --8<-- [start:predict_x0]
 torch.manual_seed(0)
-x0 = ring[:8].double()  # float64: at t near T, 1 / sqrt(alpha_bar_t) is about 360 and magnifies rounding
+# float64: at t near T, 1 / sqrt(alpha_bar_t) is about 360 and magnifies
+# rounding
+x0 = ring[:8].double()
 t = torch.randint(1, T + 1, (8,))
 eps = torch.randn(8, 2, dtype=torch.float64)
 x_t = schedule.q_sample(x0, t, eps)
 a_bar = alpha_bars[t][:, None]
 
-x0_hat = (x_t - (1 - a_bar).sqrt() * eps) / a_bar.sqrt()  # q_sample solved for x_0
-assert torch.allclose(x0_hat, x0) and torch.allclose(schedule.predict_x0(x_t, t, eps), x0_hat)
+# q_sample solved for x_0
+x0_hat = (x_t - (1 - a_bar).sqrt() * eps) / a_bar.sqrt()
+assert torch.allclose(x0_hat, x0) and torch.allclose(
+    schedule.predict_x0(x_t, t, eps), x0_hat
+)
 
 # The posterior mean with x_0_hat plugged in only needs x_t and eps:
 # mu = (x_t - beta_t / sqrt(1 - alpha_bar_t) * eps) / sqrt(alpha_t)
@@ -172,23 +240,33 @@ from pytorch_notes.positional import sinusoidal_encoding
 
 
 class Denoiser(nn.Module):
-    """eps_theta(x_t, t): an MLP on the point and the sinusoidal embedding of t."""
+    """eps_theta(x_t, t): an MLP on x_t and the sinusoidal embedding of t."""
 
     def __init__(self, num_steps, time_dim=16, hidden=128):
         super().__init__()
-        self.register_buffer("time_table", sinusoidal_encoding(torch.arange(num_steps + 1), time_dim))
-        self.net = nn.Sequential(nn.Linear(2 + time_dim, hidden), nn.SiLU(),
-                                 nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, 2))
+        self.register_buffer(
+            "time_table",
+            sinusoidal_encoding(torch.arange(num_steps + 1), time_dim),
+        )
+        self.net = nn.Sequential(
+            nn.Linear(2 + time_dim, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, 2),
+        )
 
     def forward(self, x, t):
-        return self.net(torch.cat([x, self.time_table[t]], dim=1))  # row t of the table = embedding of t
+        # row t of the table = embedding of t
+        return self.net(torch.cat([x, self.time_table[t]], dim=1))
 
 
 table = Denoiser(T).time_table
 assert table.shape == (T + 1, 16)
 some_steps = torch.tensor([1, 7, 50])
 assert torch.allclose(table[some_steps], sinusoidal_encoding(some_steps, 16))
-distances = torch.cdist(table, table)[~torch.eye(T + 1, dtype=torch.bool)]  # all pairs of different steps
+# all pairs of different steps
+distances = torch.cdist(table, table)[~torch.eye(T + 1, dtype=torch.bool)]
 assert distances.min() > 0.1  # every step has its own code
 
 
@@ -196,13 +274,17 @@ def gap(s, u):  # distance between the embeddings of steps s and u
     return (table[s] - table[u]).norm()
 
 
-assert torch.isclose(gap(10, 15), gap(40, 45), atol=1e-5)  # distances depend only on the time difference
+# distances depend only on the time difference
+assert torch.isclose(gap(10, 15), gap(40, 45), atol=1e-5)
 all_gaps = torch.cdist(table, table)
 for d in range(1, T + 1):  # every pair d steps apart: one distance
     assert torch.allclose(all_gaps.diagonal(d), all_gaps[0, d], atol=1e-5)
 assert all_gaps[0, 1] < all_gaps[0, 2:].min()  # next steps are the closest
 assert gap(10, 15) < gap(10, 13)  # but not monotone: sin(t) repeats
-print(f"|e(10) - e(15)| = {gap(10, 15):.3f} = |e(40) - e(45)|, |e(10) - e(40)| = {gap(10, 40):.3f}")
+print(
+    f"|e(10) - e(15)| = {gap(10, 15):.3f} = |e(40) - e(45)|, "
+    f"|e(10) - e(40)| = {gap(10, 40):.3f}"
+)
 # --8<-- [end:time_embedding]
 
 # %%
@@ -219,27 +301,53 @@ x0 = ring[:256]
 generator = torch.Generator().manual_seed(1)
 t = torch.randint(1, T + 1, (256,), generator=generator)  # t ~ uniform on 1..T
 eps = torch.randn(256, 2, generator=generator)
-l_simple = F.mse_loss(model(schedule.q_sample(x0, t, eps), t), eps)  # ||eps - eps_theta(x_t, t)||^2
-assert torch.allclose(ddpm_loss(model, schedule, x0, generator=torch.Generator().manual_seed(1)), l_simple)
+# ||eps - eps_theta(x_t, t)||^2
+l_simple = F.mse_loss(model(schedule.q_sample(x0, t, eps), t), eps)
+assert torch.allclose(
+    ddpm_loss(model, schedule, x0, generator=torch.Generator().manual_seed(1)),
+    l_simple,
+)
 
-# What L_simple leaves out: the ELBO's term at step t is KL(q(x_{t-1} | x_t, x_0) || p_theta(x_{t-1} | x_t)),
-# two Gaussians with variance beta_tilde_t, which is a weight times ||eps - eps_theta||^2.
+# What L_simple leaves out: the ELBO's term at step t is KL(q(x_{t-1} | x_t,
+# x_0) || p_theta(x_{t-1} | x_t)), two Gaussians with variance beta_tilde_t,
+# which is a weight times ||eps - eps_theta||^2.
 with torch.no_grad():
     keep = t > 1
     x_t, tk, ek = schedule.q_sample(x0, t, eps)[keep], t[keep], eps[keep]
     eps_theta = model(x_t, tk)
     std = schedule.posterior_variance[tk].sqrt().float()[:, None]
     true_mean = schedule.posterior_mean(x0[keep], x_t, tk)
-    model_mean = schedule.posterior_mean(schedule.predict_x0(x_t, tk, eps_theta), x_t, tk)
-    kl = kl_divergence(Normal(true_mean, std), Normal(model_mean, std)).sum(dim=1)
-    weight = (betas**2 / (2 * schedule.posterior_variance.clamp_min(1e-12) * alphas * (1 - alpha_bars))).float()
-    assert torch.allclose(kl, weight[tk] * ((ek - eps_theta) ** 2).sum(dim=1), rtol=1e-3, atol=1e-5)
-assert weight[2:].max() > 10 * weight[2:].min()  # the weights L_simple drops differ a lot across t
+    model_mean = schedule.posterior_mean(
+        schedule.predict_x0(x_t, tk, eps_theta), x_t, tk
+    )
+    kl = kl_divergence(Normal(true_mean, std), Normal(model_mean, std)).sum(
+        dim=1
+    )
+    weight = (
+        betas**2
+        / (
+            2
+            * schedule.posterior_variance.clamp_min(1e-12)
+            * alphas
+            * (1 - alpha_bars)
+        )
+    ).float()
+    assert torch.allclose(
+        kl,
+        weight[tk] * ((ek - eps_theta) ** 2).sum(dim=1),
+        rtol=1e-3,
+        atol=1e-5,
+    )
+# the weights L_simple drops differ a lot across t
+assert weight[2:].max() > 10 * weight[2:].min()
 untrained_out = model(schedule.q_sample(x0, t, eps), t).detach()
 assert untrained_out.pow(2).mean() < 0.05  # untrained: outputs about 0
 assert abs(l_simple - eps.pow(2).mean()) < 0.1  # so its loss is about E[eps^2]
 print(f"L_simple of the untrained model: {l_simple:.3f}")
-print("ELBO weights dropped by L_simple, t = 2, 10, 50:", weight[[2, 10, 50]].numpy().round(3))
+print(
+    "ELBO weights dropped by L_simple, t = 2, 10, 50:",
+    weight[[2, 10, 50]].numpy().round(3),
+)
 # --8<-- [end:loss]
 
 # %%
@@ -248,7 +356,8 @@ from pytorch_notes.schedules import warmup_cosine_scheduler
 
 torch.manual_seed(0)
 model = Denoiser(T)
-optimizer = torch.optim.Adam(model.parameters(), lr=5e-3, fused=True)  # fused: one update for all tensors
+# fused: one update for all tensors
+optimizer = torch.optim.Adam(model.parameters(), lr=5e-3, fused=True)
 scheduler = warmup_cosine_scheduler(optimizer, total_steps=2000, warmup_steps=0)
 losses = []
 for step in range(2000):
@@ -290,9 +399,14 @@ def band_losses(low, high):  # t drawn from low..high only
 assert large_t < small_t / 10  # what is left sits at small t ...
 assert small_floor > 0.25  # ... where even the best predictor errs
 assert small_t > small_floor  # no network beats E[eps | x_t]
-print(f"L_simple, mean of the first 200 steps {first:.3f}, of the last 200 {last:.3f}")
-print(f"t in 1..10: {small_t:.3f} (best possible {small_floor:.3f}), "
-      f"t in 26..50: {large_t:.3f}")
+print(
+    f"L_simple, mean of the first 200 steps {first:.3f}, "
+    f"of the last 200 {last:.3f}"
+)
+print(
+    f"t in 1..10: {small_t:.3f} (best possible {small_floor:.3f}), "
+    f"t in 26..50: {large_t:.3f}"
+)
 
 # x0_hat from the *predicted* eps, at a small and at the largest t:
 g = torch.Generator().manual_seed(3)
@@ -307,8 +421,9 @@ for step in (5, T):
     x0_error[step] = (x0_hat - x0).norm(dim=1).median().item()
 assert x0_error[5] < 0.2  # at t = 5: within a cluster's reach
 assert x0_error[T] > 2.0  # at t = T: worse than guessing the origin
-print(f"median |x0_hat - x0|: t = 5 {x0_error[5]:.2f}, "
-      f"t = {T} {x0_error[T]:.1f}")
+print(
+    f"median |x0_hat - x0|: t = 5 {x0_error[5]:.2f}, t = {T} {x0_error[T]:.1f}"
+)
 # --8<-- [end:train]
 
 # %%
@@ -322,17 +437,27 @@ def sample(model, n, generator):
     for step in range(T, 0, -1):
         t = torch.full((n,), step)
         eps_theta = model(x, t)
-        x = (x - betas[step] / (1 - alpha_bars[step]).sqrt() * eps_theta) / alphas[step].sqrt()  # the mean
+        # the mean
+        x = (
+            x - betas[step] / (1 - alpha_bars[step]).sqrt() * eps_theta
+        ) / alphas[step].sqrt()
         if step > 1:  # no noise on the last step
-            x = x + schedule.posterior_variance[step].sqrt() * torch.randn(n, 2, generator=generator)
+            x = x + schedule.posterior_variance[step].sqrt() * torch.randn(
+                n, 2, generator=generator
+            )
     return x.float()
 
 
 assert schedule.posterior_variance[1] == 0  # beta_tilde_1 = 0 by itself
 samples = sample(model, 2000, torch.Generator().manual_seed(0))
-package = ddpm_sample(model, schedule, (2000, 2), generator=torch.Generator().manual_seed(0))
+package = ddpm_sample(
+    model, schedule, (2000, 2), generator=torch.Generator().manual_seed(0)
+)
 assert torch.allclose(samples, package, atol=1e-4)
-print(f"hand and package samplers agree: max difference {(samples - package).abs().max():.1e}")
+print(
+    "hand and package samplers agree: max difference "
+    f"{(samples - package).abs().max():.1e}"
+)
 # --8<-- [end:sample]
 
 # %%
@@ -340,7 +465,8 @@ print(f"hand and package samplers agree: max difference {(samples - package).abs
 from pytorch_notes.gan import mode_coverage
 
 angles = 2 * math.pi * torch.arange(8) / 8
-centres = 2.0 * torch.stack([angles.cos(), angles.sin()], dim=1)  # the 8 mode centres
+# the 8 mode centres
+centres = 2.0 * torch.stack([angles.cos(), angles.sin()], dim=1)
 
 
 def median_distance(points):  # to the nearest mode centre
@@ -349,25 +475,42 @@ def median_distance(points):  # to the nearest mode centre
 
 noise_distance = median_distance(torch.randn(2000, 2))
 for seed in range(4):
-    drawn = ddpm_sample(model, schedule, (2000, 2), generator=torch.Generator().manual_seed(seed))
+    drawn = ddpm_sample(
+        model,
+        schedule,
+        (2000, 2),
+        generator=torch.Generator().manual_seed(seed),
+    )
     counts = mode_coverage(drawn, centres, max_distance=0.5)
-    assert median_distance(drawn) < 0.3 * noise_distance  # samples sit on the ring's modes
+    # samples sit on the ring's modes
+    assert median_distance(drawn) < 0.3 * noise_distance
     assert (counts >= 100).all()  # every mode gets at least 5% of the samples
     assert median_distance(drawn) > 2 * median_distance(ring)  # wider than data
-    print(f"seed {seed}: median distance {median_distance(drawn):.3f} (noise {noise_distance:.3f}), "
-          f"per mode {counts.tolist()}")
+    print(
+        f"seed {seed}: median distance {median_distance(drawn):.3f} "
+        f"(noise {noise_distance:.3f}), "
+        f"per mode {counts.tolist()}"
+    )
 # --8<-- [end:quality]
 
 # %%
 # --8<-- [start:sample_plot]
-trajectory = ddpm_sample(model, schedule, (1000, 2), generator=torch.Generator().manual_seed(0),
-                         return_trajectory=True)  # trajectory[t] = x_t
-fig, axes = plt.subplots(1, len(shown), figsize=(12, 2.4), sharex=True, sharey=True)
+trajectory = ddpm_sample(
+    model,
+    schedule,
+    (1000, 2),
+    generator=torch.Generator().manual_seed(0),
+    return_trajectory=True,
+)  # trajectory[t] = x_t
+fig, axes = plt.subplots(
+    1, len(shown), figsize=(12, 2.4), sharex=True, sharey=True
+)
 for axis, t in zip(axes, shown[::-1]):
     axis.scatter(*trajectory[t].numpy().T, s=1, color="C1")
     axis.set_title(f"sampling, t = {t}", fontsize=9)
     axis.set_aspect("equal")
-axes[-1].scatter(*centres.numpy().T, marker="+", s=60, linewidths=1, color="C3")  # the data's mode centres
+# the data's mode centres
+axes[-1].scatter(*centres.numpy().T, marker="+", s=60, linewidths=1, color="C3")
 axes[0].set_xlim(-3.5, 3.5)
 axes[0].set_ylim(-3.5, 3.5)
 fig.tight_layout()

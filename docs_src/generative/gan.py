@@ -38,10 +38,14 @@ jsd = 0.5 * (kl_data + kl_g)  # the Jensen-Shannon divergence
 assert torch.isclose(value(d_star), -math.log(4) + 2 * jsd)
 half = torch.full_like(x, 0.5)  # the discriminator at the optimum p_g = p_data
 assert torch.isclose(value(half), torch.tensor(-math.log(4), dtype=x.dtype))
-print(f"V(D*) = {value(d_star):.4f} = -log 4 + 2 JSD "
-      f"= {-math.log(4):.4f} + 2 * {jsd:.4f}")
-print("D*(x) at x = -2, 0, 1, 2, 4:",
-      d_star[[1200, 1600, 1800, 2000, 2400]].numpy().round(3))
+print(
+    f"V(D*) = {value(d_star):.4f} = -log 4 + 2 JSD "
+    f"= {-math.log(4):.4f} + 2 * {jsd:.4f}"
+)
+print(
+    "D*(x) at x = -2, 0, 1, 2, 4:",
+    d_star[[1200, 1600, 1800, 2000, 2400]].numpy().round(3),
+)
 # --8<-- [end:value]
 
 # %%
@@ -57,8 +61,9 @@ optimizer = torch.optim.Adam(discriminator.parameters(), lr=0.05)
 bce = F.binary_cross_entropy_with_logits
 ones, zeros = torch.ones(4000, 1), torch.zeros(4000, 1)
 for _ in range(300):
-    loss = (bce(discriminator(real_samples), ones)
-            + bce(discriminator(fake_samples), zeros))
+    loss = bce(discriminator(real_samples), ones) + bce(
+        discriminator(fake_samples), zeros
+    )
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
@@ -88,8 +93,10 @@ assert torch.allclose(grad_non_saturating, -(1 - d_values))  # -(1 - D) -> -1
 assert grad_saturating[-1].abs() < 1e-4
 assert grad_non_saturating[-1].abs() > 0.99
 for d, g_s, g_n in zip(d_values, grad_saturating, grad_non_saturating):
-    print(f"D(G(z)) = {d:.0e}: |grad| saturating {g_s.abs():.0e}, "
-          f"non-saturating {g_n.abs():.3f}")
+    print(
+        f"D(G(z)) = {d:.0e}: |grad| saturating {g_s.abs():.0e}, "
+        f"non-saturating {g_n.abs():.3f}"
+    )
 # --8<-- [end:saturation]
 
 # %%
@@ -100,15 +107,19 @@ from pytorch_notes.gan import discriminator_loss, generator_loss
 torch.manual_seed(0)
 real_logits, fake_logits = 3 * torch.randn(16, 1), 3 * torch.randn(16, 1)
 ones, zeros = torch.ones(16, 1), torch.zeros(16, 1)
-d_by_hand = (-torch.sigmoid(real_logits).log().mean()
-             - (1 - torch.sigmoid(fake_logits)).log().mean())
+d_by_hand = (
+    -torch.sigmoid(real_logits).log().mean()
+    - (1 - torch.sigmoid(fake_logits)).log().mean()
+)
 d_loss = discriminator_loss(real_logits, fake_logits)
 assert torch.allclose(d_loss, d_by_hand)
 assert torch.allclose(d_loss, bce(real_logits, ones) + bce(fake_logits, zeros))
 # the non-saturating loss is BCE with the label "real"
 assert torch.allclose(generator_loss(fake_logits), bce(fake_logits, ones))
-assert torch.allclose(generator_loss(fake_logits, saturating=True),
-                      (1 - torch.sigmoid(fake_logits)).log().mean())
+assert torch.allclose(
+    generator_loss(fake_logits, saturating=True),
+    (1 - torch.sigmoid(fake_logits)).log().mean(),
+)
 
 far_out = torch.tensor([-200.0])  # D = sigmoid(-200) is 0 in float32
 assert torch.sigmoid(far_out).log().isinf().all()  # the naive formula breaks
@@ -139,12 +150,17 @@ assert (mode_coverage(collapsed, centres, max_distance=0.5) > 0).sum() == 1
 print("real samples per mode:", real_counts.tolist())
 # --8<-- [end:ring]
 
+
 # %%
 # --8<-- [start:train]
 def mlp(inputs, outputs, activation):
-    return nn.Sequential(nn.Linear(inputs, 64), activation,
-                         nn.Linear(64, 64), activation,
-                         nn.Linear(64, outputs))
+    return nn.Sequential(
+        nn.Linear(inputs, 64),
+        activation,
+        nn.Linear(64, 64),
+        activation,
+        nn.Linear(64, outputs),
+    )
 
 
 def adam(model, beta2=0.999):
@@ -166,8 +182,9 @@ def train_gan(seed, steps=500):
         real = ring[torch.randint(0, len(ring), (256,))]
         fake = generator(torch.randn(256, latent))
         # detach: the discriminator's step computes no gradient for G
-        d_loss = discriminator_loss(discriminator(real),
-                                    discriminator(fake.detach()))
+        d_loss = discriminator_loss(
+            discriminator(real), discriminator(fake.detach())
+        )
         d_optimizer.zero_grad()
         d_loss.backward()
         d_optimizer.step()
@@ -185,10 +202,14 @@ distance_before = distance_to_nearest_mode(before)
 distance_after = distance_to_nearest_mode(generated)
 counts = mode_coverage(generated, centres, max_distance=0.5)
 assert distance_after < 0.75 * distance_before  # samples moved to the modes
-print(f"mean distance to the nearest mode: "
-      f"{distance_before:.3f} -> {distance_after:.3f}")
-print(f"generated samples per mode: {counts.tolist()}, "
-      f"modes covered: {(counts > 0).sum()} of 8")
+print(
+    f"mean distance to the nearest mode: "
+    f"{distance_before:.3f} -> {distance_after:.3f}"
+)
+print(
+    f"generated samples per mode: {counts.tolist()}, "
+    f"modes covered: {(counts > 0).sum()} of 8"
+)
 # --8<-- [end:train]
 
 # %%
@@ -202,9 +223,11 @@ for seed, points in samples.items():
     in_modes = mode_coverage(points, centres, max_distance=0.5)
     covered[seed] = (in_modes > 0).sum().item()
     distance[seed] = distance_to_nearest_mode(points)
-    print(f"seed {seed}: {covered[seed]} of 8 modes covered, "
-          f"{in_modes.sum():4d} of 2000 samples in a mode, "
-          f"mean distance {distance[seed]:.2f}")
+    print(
+        f"seed {seed}: {covered[seed]} of 8 modes covered, "
+        f"{in_modes.sum():4d} of 2000 samples in a mode, "
+        f"mean distance {distance[seed]:.2f}"
+    )
 
 full = [seed for seed in samples if covered[seed] == 8]
 partial = [seed for seed in samples if covered[seed] < 8]
@@ -223,8 +246,10 @@ with torch.no_grad():
     loss_spread = generator_loss(discriminator(ring[:2000]))
     loss_collapsed = generator_loss(discriminator(favourite.expand(2000, 2)))
 assert loss_collapsed < loss_spread  # against a fixed D, collapsing wins
-print(f"generator loss: real data (8 modes) {loss_spread:.3f}, "
-      f"collapsed on D's favourite {loss_collapsed:.3f}")
+print(
+    f"generator loss: real data (8 modes) {loss_spread:.3f}, "
+    f"collapsed on D's favourite {loss_collapsed:.3f}"
+)
 # --8<-- [end:collapse]
 
 # %%
@@ -232,9 +257,11 @@ print(f"generator loss: real data (8 modes) {loss_spread:.3f}, "
 import matplotlib.pyplot as plt
 
 worst = min(samples, key=lambda seed: (covered[seed], -distance[seed]))
-panels = [(ring[:2000], "real: 8 Gaussians on a ring", "0.4"),
-          (generated, f"GAN, seed 0: {covered[0]} modes", "C0"),
-          (samples[worst], f"GAN, seed {worst}: {covered[worst]} modes", "C1")]
+panels = [
+    (ring[:2000], "real: 8 Gaussians on a ring", "0.4"),
+    (generated, f"GAN, seed 0: {covered[0]} modes", "C0"),
+    (samples[worst], f"GAN, seed {worst}: {covered[worst]} modes", "C1"),
+]
 fig, axes = plt.subplots(1, 3, figsize=(9, 3.4), sharex=True, sharey=True)
 for axis, (points, title, colour) in zip(axes, panels):
     axis.scatter(*points.numpy().T, s=2, color=colour)
@@ -265,11 +292,15 @@ package.backward()  # the penalty reaches the critic's weights ...
 assert critic[0].weight.grad.abs().sum() > 0
 assert critic[-1].weight.grad.abs().sum() > 0
 assert critic[-1].bias.grad is None  # ... but not the output bias
-critic_loss = (critic(fake).mean() - critic(real).mean()
-               + 10 * gradient_penalty(critic, real, fake))
+critic_loss = (
+    critic(fake).mean()
+    - critic(real).mean()
+    + 10 * gradient_penalty(critic, real, fake)
+)
 print(f"gradient penalty: by hand {by_hand:.5f}, package {package:.5f}")
 print(f"one WGAN-GP critic loss (lambda = 10): {critic_loss:.4f}")
 # --8<-- [end:penalty]
+
 
 # %%
 # --8<-- [start:lipschitz]
@@ -324,9 +355,12 @@ swapped = fake_1d.flip(0)
 assert gradient_penalty(v_critic, real_1d, swapped, epsilon=half_way) == 0
 assert gradient_penalty(bowl_critic, real_1d, swapped, epsilon=half_way) == 1
 flat_on_random = gradient_penalty(bowl_critic, real_1d, swapped, half_way)
-print(f"W1 = {w1:.1f}; penalty of the flat optimal critic: coupled pairs "
-      f"0.0, random pairs {flat_on_random:.1f}")
+print(
+    f"W1 = {w1:.1f}; penalty of the flat optimal critic: coupled pairs "
+    f"0.0, random pairs {flat_on_random:.1f}"
+)
 # --8<-- [end:coupling]
+
 
 # %%
 # --8<-- [start:wgan]
@@ -341,8 +375,11 @@ def train_wgan_gp(seed, steps=150, critic_steps=5):
             real = ring[torch.randint(0, len(ring), (256,))]
             with torch.no_grad():
                 fake = generator(torch.randn(256, latent))
-            c_loss = (critic(fake).mean() - critic(real).mean()
-                      + 10 * gradient_penalty(critic, real, fake))
+            c_loss = (
+                critic(fake).mean()
+                - critic(real).mean()
+                + 10 * gradient_penalty(critic, real, fake)
+            )
             c_optimizer.zero_grad()
             c_loss.backward()
             c_optimizer.step()
@@ -369,11 +406,15 @@ gan_norms = gradient_norms(discriminator, ring[:2000], generated)
 wgan_counts = mode_coverage(wgan_samples, centres, max_distance=0.5)
 wgan_distance = distance_to_nearest_mode(wgan_samples)
 for name, norms in [("WGAN-GP critic", wgan_norms), ("GAN logit", gan_norms)]:
-    print(f"{name:14s} |grad| on interpolates: mean {norms.mean():.2f}, "
-          f"10%-90% {norms.quantile(0.1):.2f}-{norms.quantile(0.9):.2f}, "
-          f"(|grad| - 1)^2 {((norms - 1) ** 2).mean():.3f}")
-print(f"WGAN-GP samples per mode: {wgan_counts.tolist()}, "
-      f"mean distance {distance_before:.2f} -> {wgan_distance:.2f}")
+    print(
+        f"{name:14s} |grad| on interpolates: mean {norms.mean():.2f}, "
+        f"10%-90% {norms.quantile(0.1):.2f}-{norms.quantile(0.9):.2f}, "
+        f"(|grad| - 1)^2 {((norms - 1) ** 2).mean():.3f}"
+    )
+print(
+    f"WGAN-GP samples per mode: {wgan_counts.tolist()}, "
+    f"mean distance {distance_before:.2f} -> {wgan_distance:.2f}"
+)
 assert abs(wgan_norms.mean() - 1) < 0.2  # the penalty holds it near 1
 # unpenalised, the GAN's logit would pay more than ten times as much
 assert ((gan_norms - 1) ** 2).mean() > 10 * ((wgan_norms - 1) ** 2).mean()

@@ -45,7 +45,9 @@ from pytorch_notes import environment_report
 
 report = environment_report()
 assert report["torch"] == torch.__version__
-assert all(report[f"tiny op on {device}"] == "ok" for device in available_devices())
+assert all(
+    report[f"tiny op on {device}"] == "ok" for device in available_devices()
+)
 for name, value in report.items():
     print(f"{name:<15}: {value}")
 # --8<-- [end:report]

@@ -21,8 +21,10 @@ cosine = F.cosine_similarity(anchors[2], positives[5], dim=0)
 assert torch.isclose(sim[2, 5], cosine)
 
 # InfoNCE term by term: L_i = -log( exp(s_ii / tau) / sum_j exp(s_ij / tau) )
-terms = [-torch.log(torch.exp(sim[i, i] / tau) / torch.exp(sim[i] / tau).sum())
-         for i in range(N)]
+terms = [
+    -torch.log(torch.exp(sim[i, i] / tau) / torch.exp(sim[i] / tau).sum())
+    for i in range(N)
+]
 by_hand = torch.stack(terms).mean()
 # The same loss as classification: row i has N "classes" (the candidates),
 # and the right one is i.
@@ -34,8 +36,10 @@ assert torch.allclose(by_hand, as_classification)
 chance = F.cross_entropy(torch.zeros(N, N), torch.arange(N)).item()
 assert math.isclose(chance, math.log(N), rel_tol=1e-6)
 assert by_hand < math.log(N)  # the noisy views are already recognisable
-print(f"InfoNCE by hand {by_hand:.4f} | as cross-entropy "
-      f"{as_classification:.4f} | chance log N = {math.log(N):.4f}")
+print(
+    f"InfoNCE by hand {by_hand:.4f} | as cross-entropy "
+    f"{as_classification:.4f} | chance log N = {math.log(N):.4f}"
+)
 # --8<-- [end:info_nce]
 
 # %%
@@ -73,8 +77,9 @@ for t in temperatures:
 
 # The share of the push on the hardest negative (s = 0.7) grows as tau
 # falls ...
-hard_share = [(gradients[t][1] / gradients[t][1:].sum()).item()
-              for t in temperatures]
+hard_share = [
+    (gradients[t][1] / gradients[t][1:].sum()).item() for t in temperatures
+]
 assert all(a < b for a, b in zip(hard_share, hard_share[1:]))
 assert hard_share[-1] > 0.99
 # ... the hard negative's gradient itself is larger at tau = 0.1 than at 1,
@@ -82,8 +87,10 @@ assert hard_share[-1] > 0.99
 assert gradients[0.1][1] > 5 * gradients[1.0][1]
 assert gradients[0.1][5] < gradients[1.0][5] / 1000
 for t, share in zip(temperatures, hard_share):
-    print(f"tau = {t:4}: dL/ds on the hard negative {gradients[t][1]:.3f}, "
-          f"share of the push {share:.1%}")
+    print(
+        f"tau = {t:4}: dL/ds on the hard negative {gradients[t][1]:.3f}, "
+        f"share of the push {share:.1%}"
+    )
 # --8<-- [end:hard_negatives]
 
 # %%
@@ -126,8 +133,9 @@ assert torch.allclose(vectorized, loop_loss)
 # Forget the mask, and every row spends most of its probability on itself.
 unmasked = F.cross_entropy(sim / tau, targets)
 assert unmasked > vectorized
-print(f"NT-Xent, vectorized: {vectorized:.4f} | "
-      f"without the mask: {unmasked:.4f}")
+print(
+    f"NT-Xent, vectorized: {vectorized:.4f} | without the mask: {unmasked:.4f}"
+)
 # --8<-- [end:nt_xent_vectorized]
 
 # %%
@@ -138,8 +146,10 @@ from pytorch_notes import expect_error
 from pytorch_notes.losses import info_nce, nt_xent
 
 # The default temperatures: 0.1 for info_nce, 0.5 for nt_xent ...
-defaults = {f.__name__: inspect.signature(f).parameters["temperature"].default
-            for f in (info_nce, nt_xent)}
+defaults = {
+    f.__name__: inspect.signature(f).parameters["temperature"].default
+    for f in (info_nce, nt_xent)
+}
 assert defaults == {"info_nce": 0.1, "nt_xent": 0.5}
 # ... and the results agree with the hand-written losses at those values.
 assert torch.allclose(info_nce(anchors, positives), as_classification)
@@ -182,8 +192,9 @@ for margin in (0.2, 1.0, 2.0):
 
 # Triplets already farther from the negative than from the positive by the
 # margin cost nothing.
-gaps = (F.pairwise_distance(anchor, negative)
-        - F.pairwise_distance(anchor, positive))
+gaps = F.pairwise_distance(anchor, negative) - F.pairwise_distance(
+    anchor, positive
+)
 anchor_grad = anchor.clone().requires_grad_()
 loss_fn = torch.nn.TripletMarginLoss(margin=1.0, reduction="none")
 per_triplet = loss_fn(anchor_grad, positive, negative)
@@ -212,8 +223,9 @@ def two_views(signal):
     return torch.cat([jitter, torch.randn(len(signal), 6)], dim=1)
 
 
-encoder = torch.nn.Sequential(torch.nn.Linear(8, 64), torch.nn.ReLU(),
-                              torch.nn.Linear(64, 8))
+encoder = torch.nn.Sequential(
+    torch.nn.Linear(8, 64), torch.nn.ReLU(), torch.nn.Linear(64, 8)
+)
 held_out = torch.rand(32, 2) * 4 - 2
 held_a, held_b = two_views(held_out), two_views(held_out)
 
@@ -245,11 +257,15 @@ assert sum(losses[-10:]) / 10 < 0.5 * sum(losses[:10]) / 10  # the loss falls
 assert positive_after > 0.95 > positive_before
 # ... and picked out of 32 candidates (chance: 3%)
 assert top1_before < 0.25 and top1_after > 0.6
-print(f"loss {losses[0]:.2f} -> {losses[-1]:.2f} "
-      f"(chance log 128 = {math.log(128):.2f})")
-print(f"held-out positive similarity {positive_before:.2f} -> "
-      f"{positive_after:.2f}, top-1 match {top1_before:.0%} -> "
-      f"{top1_after:.0%}")
+print(
+    f"loss {losses[0]:.2f} -> {losses[-1]:.2f} "
+    f"(chance log 128 = {math.log(128):.2f})"
+)
+print(
+    f"held-out positive similarity {positive_before:.2f} -> "
+    f"{positive_after:.2f}, top-1 match {top1_before:.0%} -> "
+    f"{top1_after:.0%}"
+)
 # --8<-- [end:train]
 
 # %%
@@ -258,13 +274,16 @@ import matplotlib.pyplot as plt
 
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), layout="constrained")
 axes[0].plot(losses)
-axes[0].axhline(math.log(128), color="gray", linestyle="--",
-                label="chance, log 128")
+axes[0].axhline(
+    math.log(128), color="gray", linestyle="--", label="chance, log 128"
+)
 axes[0].set_xlabel("step")
 axes[0].set_ylabel("InfoNCE loss")
 axes[0].legend()
-panels = [(axes[1], sim_before, "before training"),
-          (axes[2], sim_after, "after training")]
+panels = [
+    (axes[1], sim_before, "before training"),
+    (axes[2], sim_after, "after training"),
+]
 for axis, s, title in panels:
     image = axis.imshow(s[:12, :12].numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
     axis.set_title(title)

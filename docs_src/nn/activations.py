@@ -8,8 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-x = torch.tensor([[1.0, -0.5],
-                  [-1.0, 3.0]])
+x = torch.tensor([[1.0, -0.5], [-1.0, 3.0]])
 
 relu_out = nn.ReLU()(x)
 sigmoid_out = nn.Sigmoid()(x)
@@ -17,10 +16,12 @@ assert torch.equal(relu_out, torch.maximum(x, torch.zeros_like(x)))  # max(0, x)
 assert torch.equal(relu_out, torch.tensor([[1.0, 0.0], [0.0, 3.0]]))
 assert torch.allclose(sigmoid_out, 1 / (1 + torch.exp(-x)))  # 1 / (1 + e^-x)
 assert ((0 < sigmoid_out) & (sigmoid_out < 1)).all()
-assert torch.allclose(sigmoid_out + nn.Sigmoid()(-x), torch.ones(2, 2))  # sigmoid(-x) = 1 - sigmoid(x)
+# sigmoid(-x) = 1 - sigmoid(x)
+assert torch.allclose(sigmoid_out + nn.Sigmoid()(-x), torch.ones(2, 2))
 print("ReLU:\n", relu_out)
 print("Sigmoid:\n", sigmoid_out)
 # --8<-- [end:formulas]
+
 
 # %%
 # --8<-- [start:module]
@@ -60,17 +61,22 @@ assert result is values  # no new tensor: the input itself was overwritten
 assert torch.equal(values, torch.tensor([[1.0, 0.0], [0.0, 3.0]]))
 
 leaf = torch.tensor([1.0, -2.0], requires_grad=True)
-with expect_error(RuntimeError, "a leaf Variable that requires grad is being used in an in-place operation"):
+with expect_error(
+    RuntimeError,
+    "a leaf Variable that requires grad is being used in an in-place operation",
+):
     relu_inplace(leaf)
 
 probabilities = torch.sigmoid(leaf)  # sigmoid keeps its output for backward
 assert probabilities._version == 0
-relu_inplace(probabilities)  # no value changes (all > 0), yet the saved tensor was written to
+# no value changes (all > 0), yet the saved tensor was written to
+relu_inplace(probabilities)
 assert probabilities._version == 1  # autograd's version counter saw the write
 with expect_error(RuntimeError, "modified by an inplace operation"):
     probabilities.sum().backward()
 
-# After a Linear layer it is safe: Linear's backward needs its input, not its output.
+# After a Linear layer it is safe: Linear's backward needs its input, not its
+# output.
 torch.manual_seed(0)
 layer = nn.Linear(2, 3)
 inputs = torch.randn(4, 2)
@@ -93,14 +99,22 @@ assert images.shape == (64, 3, 32, 32)
 assert images.min() >= 0 and images.max() <= 1  # ToTensor: pixels / 255
 
 relu_images, sigmoid_images = demo(images)
-assert torch.equal(relu_images, images)  # nothing is negative: ReLU changes nothing
+# nothing is negative: ReLU changes nothing
+assert torch.equal(relu_images, images)
 
 low, high = torch.sigmoid(torch.tensor(0.0)), torch.sigmoid(torch.tensor(1.0))
 assert low == 0.5 and abs(high - 0.7311) < 1e-4
-assert sigmoid_images.min() >= low and sigmoid_images.max() <= high  # [0, 1] -> [0.5, 0.731]
-assert sigmoid_images.std() <= 0.25 * images.std()  # the contrast drops at least fourfold
-print(f"input:   [{images.min():.3f}, {images.max():.3f}], std {images.std():.3f}")
-print(f"sigmoid: [{sigmoid_images.min():.3f}, {sigmoid_images.max():.3f}], std {sigmoid_images.std():.3f}")
+# [0, 1] -> [0.5, 0.731]
+assert sigmoid_images.min() >= low and sigmoid_images.max() <= high
+# the contrast drops at least fourfold
+assert sigmoid_images.std() <= 0.25 * images.std()
+print(
+    f"input:   [{images.min():.3f}, {images.max():.3f}], std {images.std():.3f}"
+)
+print(
+    f"sigmoid: [{sigmoid_images.min():.3f}, {sigmoid_images.max():.3f}], "
+    f"std {sigmoid_images.std():.3f}"
+)
 # --8<-- [end:batch]
 
 # %%
@@ -113,15 +127,19 @@ assert normalized.min() >= -1 and normalized.max() <= 1
 relu_normalized = torch.relu(normalized)
 zeros = (relu_normalized == 0).float().mean()
 not_positive = (normalized <= 0).float().mean()
-assert zeros == not_positive > 0  # ReLU zeroes exactly the values that were <= 0
+# ReLU zeroes exactly the values that were <= 0
+assert zeros == not_positive > 0
 darker = (images <= 0.5).float().mean()
 assert zeros == darker  # ... that is, the pixels no brighter than mid-grey
 per_image = (relu_normalized == 0).flatten(1).float().mean(dim=1)
 assert per_image.max() - per_image.min() > 0.1  # the share depends on the image
 assert torch.equal(relu_normalized, normalized.clamp(min=0))
-assert relu_normalized.min() >= 0 and relu_normalized.max() <= 1  # displayable as it is
-print(f"after Normalize: [{normalized.min():.3f}, {normalized.max():.3f}]; "
-      f"ReLU zeroes {zeros:.1%} of the values")
+# displayable as it is
+assert relu_normalized.min() >= 0 and relu_normalized.max() <= 1
+print(
+    f"after Normalize: [{normalized.min():.3f}, {normalized.max():.3f}]; "
+    f"ReLU zeroes {zeros:.1%} of the values"
+)
 print(f"per image: from {per_image.min():.1%} to {per_image.max():.1%}")
 # --8<-- [end:normalize]
 
@@ -138,7 +156,8 @@ figure = show_images(rows, titles=titles, ncols=6, size=1.5)
 # --8<-- [start:sigmoid_grad]
 z = torch.linspace(-8, 8, 1601, requires_grad=True)
 s = torch.sigmoid(z)
-s.sum().backward()  # each output depends on its own input only, so z.grad = sigmoid'(z)
+# each output depends on its own input only, so z.grad = sigmoid'(z)
+s.sum().backward()
 
 s = s.detach()
 assert torch.allclose(z.grad, s * (1 - s))  # sigmoid' = sigmoid (1 - sigmoid)
@@ -159,18 +178,20 @@ for _ in range(10):
     local_slopes.append((h * (1 - h)).item())
 h.backward()  # chain rule: the product of the 10 local slopes
 assert math.isclose(start.grad.item(), math.prod(local_slopes), rel_tol=1e-5)
-assert start.grad < 0.25 ** 10
-print(f"d h10 / d h0 = {start.grad:.3e} <= 0.25^10 = {0.25 ** 10:.3e}")
+assert start.grad < 0.25**10
+print(f"d h10 / d h0 = {start.grad:.3e} <= 0.25^10 = {0.25**10:.3e}")
 
 
 def first_to_last_gradient(activation, seed=0):
-    """Gradient norm of the first layer's weights over that of the last, in a 10-layer MLP."""
+    """Gradient norm of the first layer's weights over that of the last,
+    in a 10-layer MLP."""
     torch.manual_seed(seed)
     layers = []
     for _ in range(10):
         linear = nn.Linear(64, 64)
         if activation is nn.ReLU:
-            nn.init.kaiming_normal_(linear.weight, nonlinearity="relu")  # He init, made for ReLU
+            # He init, made for ReLU
+            nn.init.kaiming_normal_(linear.weight, nonlinearity="relu")
             nn.init.zeros_(linear.bias)
         layers += [linear, activation()]
     mlp = nn.Sequential(*layers)
@@ -183,16 +204,21 @@ for seed in range(3):  # the same picture for three random networks
     relu_ratio = first_to_last_gradient(nn.ReLU, seed)
     assert sigmoid_ratio < 2e-8  # a few billionths: the first layer stalls
     assert 0.1 < relu_ratio < 10  # the same order: the gradient gets through
-print(f"first / last layer gradient: Sigmoid {sigmoid_ratio:.1e}, ReLU {relu_ratio:.2f}")
+print(
+    f"first / last layer gradient: Sigmoid {sigmoid_ratio:.1e}, "
+    f"ReLU {relu_ratio:.2f}"
+)
 # --8<-- [end:vanishing]
 
 # %%
 # --8<-- [start:relu_grad]
 z = torch.tensor([-2.0, -0.5, 0.0, 0.5, 2.0], requires_grad=True)
 torch.relu(z).sum().backward()
-assert torch.equal(z.grad, torch.tensor([0.0, 0.0, 0.0, 1.0, 1.0]))  # 1 if z > 0 else 0 (also at 0)
+# 1 if z > 0 else 0 (also at 0)
+assert torch.equal(z.grad, torch.tensor([0.0, 0.0, 0.0, 1.0, 1.0]))
 
-# A dead unit: its pre-activation is negative for every input, so it never gets a gradient.
+# A dead unit: its pre-activation is negative for every input, so it never gets
+# a gradient.
 torch.manual_seed(0)
 layer = nn.Linear(4, 3)
 with torch.no_grad():
@@ -218,7 +244,8 @@ z = torch.linspace(-4, 4, 81, requires_grad=True)
 leaky = nn.LeakyReLU(negative_slope=0.01)(z)
 assert torch.allclose(leaky, torch.where(z > 0, z, 0.01 * z))
 leaky.sum().backward()
-assert torch.allclose(z.grad[z < 0], torch.tensor(0.01))  # small, but never 0: no dead units
+# small, but never 0: no dead units
+assert torch.allclose(z.grad[z < 0], torch.tensor(0.01))
 z.grad = None
 
 gelu = nn.GELU()(z)
@@ -229,12 +256,15 @@ gelu_minus_one = nn.GELU()(torch.tensor(-1.0))
 assert abs(gelu_minus_one + 0.1587) < 1e-4
 
 tanh = nn.Tanh()(z)
-assert torch.allclose(tanh, 2 * torch.sigmoid(2 * z) - 1, atol=1e-6)  # a rescaled sigmoid
+# a rescaled sigmoid
+assert torch.allclose(tanh, 2 * torch.sigmoid(2 * z) - 1, atol=1e-6)
 assert tanh.min() > -1 and tanh.max() < 1
 tanh.sum().backward()
 assert z.grad[40] == 1 and z.grad[0] < 0.002  # slope 1 at 0, saturated at -4
-print(f"GELU(-1) = {gelu_minus_one:.4f}, "
-      f"tanh(1) = {torch.tanh(torch.tensor(1.0)):.4f}")
+print(
+    f"GELU(-1) = {gelu_minus_one:.4f}, "
+    f"tanh(1) = {torch.tanh(torch.tensor(1.0)):.4f}"
+)
 # --8<-- [end:others]
 
 # %%
@@ -255,7 +285,8 @@ for name, activation in curves.items():
     (slope,) = torch.autograd.grad(y.sum(), z)  # the derivative at every point
     if name == "GELU":  # dips below 0, overshoots 1, settles at 1
         assert slope.min() < 0 and slope.max() > 1.05 and slope[-1] < 1.01
-    style = "--" if name.startswith("Leaky") else "-"  # dashed, so ReLU stays visible under it
+    # dashed, so ReLU stays visible under it
+    style = "--" if name.startswith("Leaky") else "-"
     left.plot(z.detach().numpy(), y.detach().numpy(), style, label=name)
     right.plot(z.detach().numpy(), slope.numpy(), style, label=name)
 left.set_title("activation f(z)")
@@ -273,7 +304,8 @@ import shutil
 from torch.utils.tensorboard import SummaryWriter
 from pytorch_notes.logs import read_images
 
-shutil.rmtree("runs/activations", ignore_errors=True)  # a rerun starts from an empty log
+# a rerun starts from an empty log
+shutil.rmtree("runs/activations", ignore_errors=True)
 writer = SummaryWriter("runs/activations")
 for step, (batch, _) in enumerate(DataLoader(test_data, batch_size=16)):
     if step == 2:
@@ -290,5 +322,10 @@ assert sorted(logged) == ["input", "relu_after_normalize", "sigmoid"]
 for tag, events in logged.items():
     assert [step for step, _ in events] == [0, 1]
     assert events[0][1] == (2 * 32, 8 * 32)  # 16 images as a grid of 2 rows x 8
-print({tag: [step for step, _ in events] for tag, events in sorted(logged.items())})
+print(
+    {
+        tag: [step for step, _ in events]
+        for tag, events in sorted(logged.items())
+    }
+)
 # --8<-- [end:tensorboard]

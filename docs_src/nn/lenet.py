@@ -44,7 +44,8 @@ import torch.nn.functional as F
 class LeNetByHand(nn.Module):
     def __init__(self):
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, kernel_size=5, padding=2)  # 28x28 in, 28x28 out
+        # 28x28 in, 28x28 out
+        self.conv1 = nn.Conv2d(1, 6, kernel_size=5, padding=2)
         self.conv2 = nn.Conv2d(6, 16, kernel_size=5)
         self.fc1 = nn.Linear(16 * 5 * 5, 120)
         self.fc2 = nn.Linear(120, 84)
@@ -53,7 +54,8 @@ class LeNetByHand(nn.Module):
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = torch.flatten(x, start_dim=1)  # (N, 16, 5, 5) -> (N, 400), the batch stays
+        # (N, 16, 5, 5) -> (N, 400), the batch stays
+        x = torch.flatten(x, start_dim=1)
         x = F.relu(self.fc1(x))
         x = F.relu(self.fc2(x))
         return self.fc3(x)  # logits: no softmax, CrossEntropyLoss applies it
@@ -65,6 +67,7 @@ batch = torch.stack([train_set[i][0] for i in range(8)])
 assert by_hand(batch).shape == (8, 10)  # one score per class for each digit
 print(by_hand)
 # --8<-- [end:build]
+
 
 # %%
 # --8<-- [start:shapes]
@@ -87,10 +90,17 @@ shapes["flatten"] = flat.shape
 
 assert conv_size(28, 5, padding=2) == 28 and conv_size(14, 5) == 10
 assert [tuple(shape) for shape in shapes.values()] == [
-    (8, 1, 28, 28), (8, 6, 28, 28), (8, 6, 14, 14), (8, 16, 10, 10), (8, 16, 5, 5), (8, 400)]
+    (8, 1, 28, 28),
+    (8, 6, 28, 28),
+    (8, 6, 14, 14),
+    (8, 16, 10, 10),
+    (8, 16, 5, 5),
+    (8, 400),
+]
 for name, shape in shapes.items():
     print(f"{name:22s} {tuple(shape)}")
 # --8<-- [end:shapes]
+
 
 # %%
 # --8<-- [start:flatten]
@@ -104,18 +114,25 @@ def num_flat_features(x):  # the original notes' hand-written flatten
 from pytorch_notes import expect_error
 
 assert num_flat_features(features) == 400
-assert torch.equal(features.view(-1, num_flat_features(features)), torch.flatten(features, 1))
+assert torch.equal(
+    features.view(-1, num_flat_features(features)), torch.flatten(features, 1)
+)
 
-# A hard-coded view(-1, 400) hides a wrong input size: without padding, a 28x28 digit
-# ends as 16x4x4 = 256 features, and a batch of 25 is silently regrouped into 16 rows.
+# A hard-coded view(-1, 400) hides a wrong input size: without padding, a 28x28
+# digit ends as 16x4x4 = 256 features, and a batch of 25 is silently regrouped
+# into 16 rows.
 no_padding = nn.Conv2d(1, 6, kernel_size=5)
-x = F.max_pool2d(F.relu(no_padding(torch.zeros(25, 1, 28, 28))), 2)  # 28 -> 24 -> 12
+# 28 -> 24 -> 12
+x = F.max_pool2d(F.relu(no_padding(torch.zeros(25, 1, 28, 28))), 2)
 wrong = F.max_pool2d(F.relu(by_hand.conv2(x)), 2)  # 12 -> 8 -> 4
 assert wrong.shape == (25, 16, 4, 4)
-assert wrong.view(-1, 400).shape == (16, 400)  # 25 digits became 16 mixed-up rows
+# 25 digits became 16 mixed-up rows
+assert wrong.view(-1, 400).shape == (16, 400)
 with expect_error(RuntimeError, "cannot be multiplied"):
-    by_hand.fc1(torch.flatten(wrong, 1))  # flatten keeps 25 rows of 256: fc1 refuses loudly
+    # flatten keeps 25 rows of 256: fc1 refuses loudly
+    by_hand.fc1(torch.flatten(wrong, 1))
 # --8<-- [end:flatten]
+
 
 # %%
 # --8<-- [start:params]
@@ -127,18 +144,23 @@ def linear_params(n_in, n_out):
     return n_out * n_in + n_out
 
 
-per_layer = {name: sum(p.numel() for p in layer.parameters()) for name, layer in by_hand.named_children()}
+per_layer = {
+    name: sum(p.numel() for p in layer.parameters())
+    for name, layer in by_hand.named_children()
+}
 assert per_layer == {
-    "conv1": conv_params(1, 6, 5),        # 156
-    "conv2": conv_params(6, 16, 5),       # 2,416
-    "fc1": linear_params(400, 120),       # 48,120
-    "fc2": linear_params(120, 84),        # 10,164
-    "fc3": linear_params(84, 10),         # 850
+    "conv1": conv_params(1, 6, 5),  # 156
+    "conv2": conv_params(6, 16, 5),  # 2,416
+    "fc1": linear_params(400, 120),  # 48,120
+    "fc2": linear_params(120, 84),  # 10,164
+    "fc3": linear_params(84, 10),  # 850
 }
 total = sum(p.numel() for p in by_hand.parameters())
 assert total == sum(per_layer.values()) == 61_706
-assert (per_layer["conv1"] + per_layer["conv2"]) / total < 0.05  # small kernels, reused everywhere
-assert per_layer["fc1"] / total > 0.75  # most weights sit in the first linear layer
+# small kernels, reused everywhere
+assert (per_layer["conv1"] + per_layer["conv2"]) / total < 0.05
+# most weights sit in the first linear layer
+assert per_layer["fc1"] / total > 0.75
 for name, count in per_layer.items():
     print(f"{name:6s} {count:6,d}")
 print(f"total  {total:,}")
@@ -151,8 +173,10 @@ from pytorch_notes.models import LeNet
 model = LeNet()
 theirs = model.state_dict()
 mine = by_hand.state_dict()
-assert [p.shape for p in theirs.values()] == [p.shape for p in mine.values()]  # same layers, same order
-model.load_state_dict(dict(zip(theirs.keys(), mine.values())))  # copy by position, keep their names
+# same layers, same order
+assert [p.shape for p in theirs.values()] == [p.shape for p in mine.values()]
+# copy by position, keep their names
+model.load_state_dict(dict(zip(theirs.keys(), mine.values())))
 
 assert torch.equal(model(batch), by_hand(batch))  # the same network
 print(list(theirs.keys()))
@@ -171,13 +195,18 @@ for step in range(40):
     mse(net(inputs), targets).backward()
     sgd.step()
 
-# Targets independent of inputs: E[(f(x) - y)^2] = E[f(x)^2] + Var(y) >= Var(y) = 1, for any f.
+# Targets independent of inputs: E[(f(x) - y)^2] = E[f(x)^2] + Var(y) >= Var(y)
+# = 1, for any f.
 with torch.no_grad():
     inputs, targets = torch.randn(1000, 1, 28, 28), torch.randn(1000, 10)
     fresh_loss = mse(net(inputs), targets).item()
     zero_loss = mse(torch.zeros_like(targets), targets).item()
-assert fresh_loss > 0.95 and fresh_loss >= zero_loss - 0.01  # no better than always answering 0
-print(f"after 40 steps on random targets: loss {fresh_loss:.3f}; predicting 0 everywhere: {zero_loss:.3f}")
+# no better than always answering 0
+assert fresh_loss > 0.95 and fresh_loss >= zero_loss - 0.01
+print(
+    f"after 40 steps on random targets: loss {fresh_loss:.3f}; "
+    f"predicting 0 everywhere: {zero_loss:.3f}"
+)
 # --8<-- [end:random_targets]
 
 # %%
@@ -186,7 +215,8 @@ seed_everything(0)
 model = LeNet()
 loss_fn = nn.CrossEntropyLoss()  # logits (N, 10) and integer labels (N,)
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-train_loader = DataLoader(train_set, batch_size=64, shuffle=True)  # a new order every epoch
+# a new order every epoch
+train_loader = DataLoader(train_set, batch_size=64, shuffle=True)
 test_loader = DataLoader(test_set, batch_size=500)
 
 
@@ -217,7 +247,8 @@ chance = accuracy(model, test_loader)
 assert chance < 0.3  # untrained: about 1 in 10
 with torch.no_grad():
     logits = model(batch)
-assert torch.equal(logits.softmax(dim=1).argmax(dim=1), logits.argmax(dim=1))  # softmax keeps the order
+# softmax keeps the order
+assert torch.equal(logits.softmax(dim=1).argmax(dim=1), logits.argmax(dim=1))
 assert len(train_loader) == 125  # 8000 / 64 batches of 64
 print(f"untrained model: test accuracy {chance:.3f}")
 # --8<-- [end:setup]
@@ -227,11 +258,16 @@ print(f"untrained model: test accuracy {chance:.3f}")
 EPOCHS = 8
 epoch_losses, step_losses, test_accuracies = [], [], []
 for epoch in range(EPOCHS):
-    epoch_loss, losses = train_one_epoch(model, train_loader, loss_fn, optimizer)
+    epoch_loss, losses = train_one_epoch(
+        model, train_loader, loss_fn, optimizer
+    )
     epoch_losses.append(epoch_loss)
     step_losses += losses
     test_accuracies.append(accuracy(model, test_loader))
-    print(f"epoch {epoch + 1}: train loss {epoch_loss:.4f}, test accuracy {test_accuracies[-1]:.3f}")
+    print(
+        f"epoch {epoch + 1}: train loss {epoch_loss:.4f}, "
+        f"test accuracy {test_accuracies[-1]:.3f}"
+    )
 
 assert len(step_losses) == EPOCHS * len(train_loader)
 assert epoch_losses[-1] < epoch_losses[0] / 4  # a real drop, not noise
@@ -243,7 +279,8 @@ with torch.no_grad():
     train_scores = model(batch)
     model.eval()
 assert not eval_scores.requires_grad  # no graph was recorded
-assert torch.equal(eval_scores, train_scores)  # no Dropout or BatchNorm in LeNet: the modes agree
+# no Dropout or BatchNorm in LeNet: the modes agree
+assert torch.equal(eval_scores, train_scores)
 # --8<-- [end:train]
 
 # %%
@@ -275,7 +312,10 @@ labels = test_labels[:16]
 with torch.no_grad():
     predicted = model(images).argmax(dim=1)
 pixels = images * std + mean  # undo Normalize to show the digits as they are
-titles = [f"pred {p}" + ("" if p == t else f" ({t})") for p, t in zip(predicted.tolist(), labels.tolist())]
+titles = [
+    f"pred {p}" + ("" if p == t else f" ({t})")
+    for p, t in zip(predicted.tolist(), labels.tolist())
+]
 assert len(titles) == 16 and all(t.startswith("pred ") for t in titles)
 assert (predicted == labels).float().mean() >= 0.5  # most of them right
 figure = show_images(pixels, titles=titles, ncols=8)

@@ -16,14 +16,20 @@ scaling = alpha / r
 
 W = W0 + scaling * B @ A
 x = torch.randn(3, d_in)
-# Two ways to compute the same output: with the merged W, or with W0 plus the factored branch.
+# Two ways to compute the same output: with the merged W, or with W0 plus the
+# factored branch.
 assert torch.allclose(x @ W.T, x @ W0.T + scaling * (x @ A.T @ B.T), atol=1e-5)
 
 # BA is a product through an r-dimensional bottleneck: its rank is at most r.
 assert (B @ A).shape == (d_out, d_in)
 assert torch.linalg.matrix_rank(B @ A) == r < min(d_in, d_out)
 assert torch.linalg.matrix_rank(W - W0) <= r
-print("rank of W0:", torch.linalg.matrix_rank(W0).item(), "| rank of W - W0:", torch.linalg.matrix_rank(W - W0).item())
+print(
+    "rank of W0:",
+    torch.linalg.matrix_rank(W0).item(),
+    "| rank of W - W0:",
+    torch.linalg.matrix_rank(W - W0).item(),
+)
 # --8<-- [end:update]
 
 # %%
@@ -35,7 +41,8 @@ base = nn.Linear(16, 8)  # stands in for a pretrained layer
 base.requires_grad_(False)  # W0 and the bias are frozen
 r, alpha = 4, 8.0
 A = nn.Parameter(torch.empty(r, 16))
-nn.init.kaiming_uniform_(A, a=math.sqrt(5))  # small random values, like nn.Linear weights
+# small random values, like nn.Linear weights
+nn.init.kaiming_uniform_(A, a=math.sqrt(5))
 B = nn.Parameter(torch.zeros(8, r))  # zero: the update BA starts at zero
 
 
@@ -44,7 +51,8 @@ def lora_forward(x):
 
 
 x = torch.randn(4, 16)
-assert torch.equal(lora_forward(x), base(x))  # at init: exactly the pretrained layer
+# at init: exactly the pretrained layer
+assert torch.equal(lora_forward(x), base(x))
 
 # Gradients, with G = dL/dy: dL/dB = s * G^T (x A^T) and dL/dA = s * B^T G^T x.
 y = lora_forward(x)
@@ -52,7 +60,8 @@ y.pow(2).sum().backward()
 G = 2 * y.detach()
 s = alpha / r
 assert torch.allclose(B.grad, s * G.T @ (x @ A.detach().T), atol=1e-5)
-assert torch.equal(A.grad, torch.zeros_like(A))  # B = 0, so A gets no gradient at step 1 ...
+# B = 0, so A gets no gradient at step 1 ...
+assert torch.equal(A.grad, torch.zeros_like(A))
 assert B.grad.abs().sum() > 0  # ... but B does, and once B != 0, A learns too
 assert base.weight.grad is None  # the frozen weight never gets a gradient
 
@@ -61,7 +70,12 @@ A_zero = nn.Parameter(torch.zeros(r, 16))
 B_zero = nn.Parameter(torch.zeros(8, r))
 (base(x) + (x @ A_zero.T @ B_zero.T) * s).pow(2).sum().backward()
 assert A_zero.grad.abs().sum() == 0 and B_zero.grad.abs().sum() == 0
-print("grad of A at init:", A.grad.abs().sum().item(), "| grad of B at init:", round(B.grad.abs().sum().item(), 2))
+print(
+    "grad of A at init:",
+    A.grad.abs().sum().item(),
+    "| grad of B at init:",
+    round(B.grad.abs().sum().item(), 2),
+)
 # --8<-- [end:by_hand]
 
 # %%
@@ -73,10 +87,12 @@ assert layer.base is base and not base.weight.requires_grad
 assert layer.lora_A.shape == (4, 16) and layer.lora_B.shape == (8, 4)
 assert layer.scaling == 8 / 4
 assert torch.equal(layer.lora_B, torch.zeros(8, 4))
-assert layer.lora_A.abs().max() <= 1 / math.sqrt(16)  # Kaiming uniform with a=sqrt(5): bound 1/sqrt(in)
+# Kaiming uniform with a=sqrt(5): bound 1/sqrt(in)
+assert layer.lora_A.abs().max() <= 1 / math.sqrt(16)
 assert torch.equal(layer(x), base(x))
 
-# Give the package layer and the hand-built one the same nonzero A and B: they agree.
+# Give the package layer and the hand-built one the same nonzero A and B: they
+# agree.
 torch.manual_seed(1)
 with torch.no_grad():
     B.normal_()
@@ -89,21 +105,36 @@ assert torch.allclose(layer(x), x @ W_effective.T + base.bias, atol=1e-5)
 print(layer)
 # --8<-- [end:package]
 
+
 # %%
 # --8<-- [start:count]
 def count(model, trainable):
-    return sum(p.numel() for p in model.parameters() if p.requires_grad == trainable)
+    return sum(
+        p.numel() for p in model.parameters() if p.requires_grad == trainable
+    )
 
 
 big = LoRALinear(nn.Linear(512, 512), r=8, alpha=16)
 assert count(big, trainable=True) == 8 * (512 + 512) == 8_192
-assert count(big, trainable=False) == 512 * 512 + 512 == 262_656  # W0 and the bias
-assert [name for name, p in big.named_parameters() if p.requires_grad] == ["lora_A", "lora_B"]
-print(f"trainable: {count(big, True):,} = {count(big, True) / (512 * 512):.2%} of the 262,144 weights")
+# W0 and the bias
+assert count(big, trainable=False) == 512 * 512 + 512 == 262_656
+assert [name for name, p in big.named_parameters() if p.requires_grad] == [
+    "lora_A",
+    "lora_B",
+]
+print(
+    f"trainable: {count(big, True):,} = "
+    f"{count(big, True) / (512 * 512):.2%} of the 262,144 weights"
+)
 
 # The optimizer only needs (and only keeps state for) the trainable tensors.
-optimizer = torch.optim.AdamW([p for p in big.parameters() if p.requires_grad], lr=1e-3)
-assert sum(p.numel() for group in optimizer.param_groups for p in group["params"]) == 8_192
+optimizer = torch.optim.AdamW(
+    [p for p in big.parameters() if p.requires_grad], lr=1e-3
+)
+assert (
+    sum(p.numel() for group in optimizer.param_groups for p in group["params"])
+    == 8_192
+)
 # --8<-- [end:count]
 
 # %%
@@ -113,7 +144,8 @@ import torch.nn.functional as F
 
 torch.manual_seed(0)
 pretrained = nn.Linear(32, 32)
-true_change = 0.5 * torch.randn(32, 2) @ torch.randn(2, 32) / math.sqrt(32)  # the new task differs by rank 2
+# the new task differs by rank 2
+true_change = 0.5 * torch.randn(32, 2) @ torch.randn(2, 32) / math.sqrt(32)
 inputs = torch.randn(256, 32)
 with torch.no_grad():
     targets = inputs @ (pretrained.weight + true_change).T + pretrained.bias
@@ -143,21 +175,31 @@ assert lora_losses[-1] < 0.01 * lora_losses[0]  # LoRA learned the new task ...
 assert torch.equal(lora.base.weight, W0_before)  # ... without touching W0
 delta_lora = lora.delta_weight().detach()
 delta_full = (full.weight - pretrained.weight).detach()
-assert torch.linalg.matrix_rank(delta_lora) <= 4  # still rank <= r after training
+# still rank <= r after training
+assert torch.linalg.matrix_rank(delta_lora) <= 4
 assert full_losses[-1] < 0.01 * full_losses[0]  # full: a similar loss ...
 # ... but its change has almost full rank: small, real values in most directions
 assert torch.linalg.matrix_rank(delta_full) > 24
 full_values = torch.linalg.svdvals(delta_full)
 assert full_values[2] < 0.01 * full_values[1]  # beyond the top two: small
 assert torch.linalg.svdvals(delta_lora)[4:].max() < 1e-5  # LoRA: rounding noise
-# Both found the true rank-2 change: its two singular values, in the top two of each.
+# Both found the true rank-2 change: its two singular values, in the top two of
+# each.
 true_top2 = torch.linalg.svdvals(true_change)[:2]
-assert torch.allclose(torch.linalg.svdvals(delta_lora)[:2], true_top2, rtol=0.01)
-assert torch.allclose(torch.linalg.svdvals(delta_full)[:2], true_top2, rtol=0.01)
+assert torch.allclose(
+    torch.linalg.svdvals(delta_lora)[:2], true_top2, rtol=0.01
+)
+assert torch.allclose(
+    torch.linalg.svdvals(delta_full)[:2], true_top2, rtol=0.01
+)
 print(f"LoRA loss: {lora_losses[0]:.3f} -> {lora_losses[-1]:.1e}")
 print(f"full loss: {full_losses[0]:.3f} -> {full_losses[-1]:.1e}")
-print("rank of the change: LoRA", torch.linalg.matrix_rank(delta_lora).item(),
-      "| full", torch.linalg.matrix_rank(delta_full).item())
+print(
+    "rank of the change: LoRA",
+    torch.linalg.matrix_rank(delta_lora).item(),
+    "| full",
+    torch.linalg.matrix_rank(delta_full).item(),
+)
 
 # Not luck of one seed: new tasks, data and inits, the same outcome.
 svdvals = torch.linalg.svdvals
@@ -182,19 +224,31 @@ for seed in (1, 2):
 # %%
 # --8<-- [start:scaling]
 base_64 = nn.Linear(64, 64)
-scales = {rank: LoRALinear(base_64, r=rank, alpha=16).scaling for rank in (4, 8, 16, 32)}
-assert scales == {4: 4.0, 8: 2.0, 16: 1.0, 32: 0.5}  # doubling r with alpha fixed halves alpha/r
+scales = {
+    rank: LoRALinear(base_64, r=rank, alpha=16).scaling
+    for rank in (4, 8, 16, 32)
+}
+# doubling r with alpha fixed halves alpha/r
+assert scales == {4: 4.0, 8: 2.0, 16: 1.0, 32: 0.5}
 for rank, scale in scales.items():
     print(f"r={rank:2d}, alpha=16 -> scaling {scale}")
 
-# The scale multiplies the update and nothing else: same A and B, twice alpha, twice the change.
+# The scale multiplies the update and nothing else: same A and B, twice alpha,
+# twice the change.
 torch.manual_seed(0)
-small, large = LoRALinear(base_64, r=8, alpha=16), LoRALinear(base_64, r=8, alpha=32)
+small, large = (
+    LoRALinear(base_64, r=8, alpha=16),
+    LoRALinear(base_64, r=8, alpha=32),
+)
 with torch.no_grad():
     small.lora_B.normal_()
     large.load_state_dict(small.state_dict())
 probe = torch.randn(5, 64)
-assert torch.allclose(large(probe) - base_64(probe), 2 * (small(probe) - base_64(probe)), atol=1e-5)
+assert torch.allclose(
+    large(probe) - base_64(probe),
+    2 * (small(probe) - base_64(probe)),
+    atol=1e-5,
+)
 # --8<-- [end:scaling]
 
 # %%
@@ -202,8 +256,11 @@ assert torch.allclose(large(probe) - base_64(probe), 2 * (small(probe) - base_64
 from torch.utils.flop_counter import FlopCounterMode
 
 merged = lora.merge()
-assert type(merged) is nn.Linear  # a plain layer: no LoRA code needed at inference
-assert torch.allclose(merged.weight, lora.base.weight + lora.scaling * lora.lora_B @ lora.lora_A)
+# a plain layer: no LoRA code needed at inference
+assert type(merged) is nn.Linear
+assert torch.allclose(
+    merged.weight, lora.base.weight + lora.scaling * lora.lora_B @ lora.lora_A
+)
 test_inputs = torch.randn(64, 32)
 with torch.no_grad():
     assert torch.allclose(merged(test_inputs), lora(test_inputs), atol=1e-5)
@@ -216,10 +273,22 @@ def flops(module, x):
 
 
 n = len(test_inputs)
-assert flops(merged, test_inputs) == flops(pretrained, test_inputs) == 2 * n * 32 * 32
-assert flops(lora, test_inputs) == flops(merged, test_inputs) + 2 * n * 4 * (32 + 32)
-print("FLOPs per batch: base", flops(pretrained, test_inputs), "| merged", flops(merged, test_inputs),
-      "| unmerged LoRA", flops(lora, test_inputs))
+assert (
+    flops(merged, test_inputs)
+    == flops(pretrained, test_inputs)
+    == 2 * n * 32 * 32
+)
+assert flops(lora, test_inputs) == flops(merged, test_inputs) + 2 * n * 4 * (
+    32 + 32
+)
+print(
+    "FLOPs per batch: base",
+    flops(pretrained, test_inputs),
+    "| merged",
+    flops(merged, test_inputs),
+    "| unmerged LoRA",
+    flops(lora, test_inputs),
+)
 # --8<-- [end:merge]
 
 # %%
@@ -230,11 +299,15 @@ from pytorch_notes import expect_error
 from pytorch_notes.peft import apply_lora
 
 torch.manual_seed(0)
-mlp = nn.Sequential(OrderedDict(
-    fc1=nn.Linear(20, 64), act1=nn.ReLU(),
-    fc2=nn.Linear(64, 64), act2=nn.ReLU(),
-    head=nn.Linear(64, 3),
-))
+mlp = nn.Sequential(
+    OrderedDict(
+        fc1=nn.Linear(20, 64),
+        act1=nn.ReLU(),
+        fc2=nn.Linear(64, 64),
+        act2=nn.ReLU(),
+        head=nn.Linear(64, 3),
+    )
+)
 total = sum(p.numel() for p in mlp.parameters())
 features = torch.randn(8, 20)
 before = mlp(features)
@@ -246,12 +319,18 @@ with expect_error(ValueError, "no submodule named 'fc3'"):
 
 apply_lora(mlp, ["fc1", "fc2"], r=4, alpha=8)
 assert isinstance(mlp.fc1, LoRALinear) and isinstance(mlp.fc2, LoRALinear)
-assert type(mlp.head) is nn.Linear and not mlp.head.weight.requires_grad  # frozen, not wrapped
+# frozen, not wrapped
+assert type(mlp.head) is nn.Linear and not mlp.head.weight.requires_grad
 assert count(mlp, trainable=True) == 4 * (20 + 64) + 4 * (64 + 64) == 848
-assert count(mlp, trainable=False) == total == 5_699  # every original weight, frozen
-assert torch.equal(mlp(features), before)  # B = 0: the wrapped model is the same function
+# every original weight, frozen
+assert count(mlp, trainable=False) == total == 5_699
+# B = 0: the wrapped model is the same function
+assert torch.equal(mlp(features), before)
 print(mlp)
-print(f"trainable {count(mlp, True)} of {count(mlp, True) + count(mlp, False)} parameters")
+print(
+    f"trainable {count(mlp, True)} of "
+    f"{count(mlp, True) + count(mlp, False)} parameters"
+)
 # --8<-- [end:apply]
 
 # %%
@@ -266,7 +345,9 @@ left.set_ylabel("MSE loss")
 left.set_title("Fine-tuning on the toy task")
 left.legend()
 
-right.semilogy(torch.linalg.svdvals(delta_full).numpy(), "o-", label="full fine-tuning")
+right.semilogy(
+    torch.linalg.svdvals(delta_full).numpy(), "o-", label="full fine-tuning"
+)
 right.semilogy(torch.linalg.svdvals(delta_lora).numpy(), "s-", label="LoRA r=4")
 right.set_xlabel("index")
 right.set_ylabel("singular value of the change to W")

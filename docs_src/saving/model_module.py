@@ -8,13 +8,16 @@ import torch
 from torch import nn
 
 from pytorch_notes import expect_error
-from pytorch_notes.models import Moli  # one explicit name: the reader sees where Moli comes from
+
+# one explicit name: the reader sees where Moli comes from
+from pytorch_notes.models import Moli
 
 torch.manual_seed(0)
 model = Moli()
 assert isinstance(model, nn.Module)
 
-# What `from pytorch_notes.models import *` would have poured into this namespace:
+# What `from pytorch_notes.models import *` would have poured into this
+# namespace:
 star = {}
 exec("from pytorch_notes.models import *", star)
 dragged_in = sorted(name for name in star if not name.startswith("__"))
@@ -30,7 +33,8 @@ logits = model(images)
 assert logits.shape == (64, 10)  # one score per class for every image
 print("input", tuple(images.shape), "-> output", tuple(logits.shape))
 
-# One image needs a batch dimension; Moli says so instead of failing deep inside.
+# One image needs a batch dimension; Moli says so instead of failing deep
+# inside.
 with expect_error(ValueError, "add a batch dimension"):
     model(torch.ones(3, 32, 32))
 assert model(torch.ones(3, 32, 32).unsqueeze(0)).shape == (1, 10)
@@ -49,10 +53,19 @@ def linear_params(n_in, n_out):
     return n_out * n_in + n_out
 
 
-by_formula = [conv_params(3, 32, 5), conv_params(32, 32, 5), conv_params(32, 64, 5),
-              linear_params(64 * 4 * 4, 64), linear_params(64, 10)]
-layers_with_weights = [layer for layer in model.model if isinstance(layer, (nn.Conv2d, nn.Linear))]
-by_pytorch = [sum(p.numel() for p in layer.parameters()) for layer in layers_with_weights]
+by_formula = [
+    conv_params(3, 32, 5),
+    conv_params(32, 32, 5),
+    conv_params(32, 64, 5),
+    linear_params(64 * 4 * 4, 64),
+    linear_params(64, 10),
+]
+layers_with_weights = [
+    layer for layer in model.model if isinstance(layer, (nn.Conv2d, nn.Linear))
+]
+by_pytorch = [
+    sum(p.numel() for p in layer.parameters()) for layer in layers_with_weights
+]
 total = sum(p.numel() for p in model.parameters())
 assert by_pytorch == by_formula == [2_432, 25_632, 51_264, 65_600, 650]
 assert total == sum(by_formula) == 145_578
@@ -65,13 +78,16 @@ import importlib
 import pickle
 import pickletools
 
-assert Moli.__module__ == "pytorch_notes.models"  # where Python will look for the class again
+# where Python will look for the class again
+assert Moli.__module__ == "pytorch_notes.models"
 
 # Pickle stores a class as a reference: module path and name, not the code.
-assert torch.serialization.DEFAULT_PROTOCOL == 2  # the pickle protocol torch.save uses
+# the pickle protocol torch.save uses
+assert torch.serialization.DEFAULT_PROTOCOL == 2
 pickled = pickle.dumps(Moli, protocol=2)
 assert b"pytorch_notes.models\nMoli" in pickled
-assert b"forward" not in pickled and len(pickled) < 40  # no trace of the methods
+# no trace of the methods
+assert b"forward" not in pickled and len(pickled) < 40
 opcodes = [op.name for op, _, _ in pickletools.genops(pickled)]
 assert opcodes == ["PROTO", "GLOBAL", "BINPUT", "STOP"]  # one GLOBAL reference
 pickletools.dis(pickled)
@@ -88,15 +104,19 @@ import sys
 from pathlib import Path
 
 Path("tiny_model.py").write_text(
-    "class TinyNet:  # any class: __module__ is set by Python, nn.Module or not\n"
+    "# any class: __module__ is set by Python, nn.Module or not\n"
+    "class TinyNet:\n"
     "    pass\n"
     "\n"
-    'print(f"__name__ = {__name__}, TinyNet.__module__ = {TinyNet.__module__}")\n'
+    'print(f"__name__ = {__name__}, '
+    'TinyNet.__module__ = {TinyNet.__module__}")\n'
 )
 
 
 def run_python(*args):
-    result = subprocess.run([sys.executable, *args], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, check=True
+    )
     return result.stdout.strip()
 
 
@@ -108,8 +128,8 @@ print("run as a script:", as_script)
 print("imported:       ", as_import)
 
 
-# The same holds here: a class defined in this session belongs to this session's module,
-# which is __main__ when you run a script or a notebook.
+# The same holds here: a class defined in this session belongs to this session's
+# module, which is __main__ when you run a script or a notebook.
 class LocalNet(nn.Module):
     def __init__(self):
         super().__init__()

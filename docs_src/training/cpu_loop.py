@@ -18,16 +18,21 @@ from pytorch_notes.datasets import cifar10
 train_size, val_size = 256, 128  # full scale: 45_000 and 5_000
 cifar = cifar10(train=True, transform=ToTensor())
 train_set = Subset(cifar, range(train_size))
-val_set = Subset(cifar, range(train_size, train_size + val_size))  # held out, never trained on
+# held out, never trained on
+val_set = Subset(cifar, range(train_size, train_size + val_size))
 train_loader = DataLoader(train_set, batch_size=32, shuffle=True)
 val_loader = DataLoader(val_set, batch_size=64)
 
 images, labels = next(iter(val_loader))
 assert images.shape == (64, 3, 32, 32) and labels.shape == (64,)
-assert len(train_loader) == train_size // 32 and len(val_loader) == val_size // 64
+assert (
+    len(train_loader) == train_size // 32 and len(val_loader) == val_size // 64
+)
 assert len(cifar.classes) == 10
-print(f"{len(train_set)} training images in {len(train_loader)} batches, "
-      f"{len(val_set)} validation images in {len(val_loader)} batches")
+print(
+    f"{len(train_set)} training images in {len(train_loader)} batches, "
+    f"{len(val_set)} validation images in {len(val_loader)} batches"
+)
 # --8<-- [end:data]
 
 # %%
@@ -52,14 +57,19 @@ for images, labels in train_loader:
     loss = loss_fn(logits, labels)  # 3. the batch's mean loss, one number
     loss.backward()  # 4. a gradient for every parameter
     optimizer.step()  # 5. move the parameters
-    total_loss += loss.item() * len(labels)  # .item(): a float, so the graph can be freed
+    # .item(): a float, so the graph can be freed
+    total_loss += loss.item() * len(labels)
     correct += (logits.argmax(dim=1) == labels).sum().item()
     seen += len(labels)
 train_loss, train_accuracy = total_loss / seen, correct / seen
 
 assert seen == len(train_set) and type(total_loss) is float
-assert abs(train_loss - math.log(10)) < 0.3  # one short epoch: still near a uniform guess, ln 10
-print(f"epoch 1 by hand: train loss {train_loss:.4f}, train accuracy {train_accuracy:.3f}")
+# one short epoch: still near a uniform guess, ln 10
+assert abs(train_loss - math.log(10)) < 0.3
+print(
+    f"epoch 1 by hand: train loss {train_loss:.4f}, "
+    f"train accuracy {train_accuracy:.3f}"
+)
 # --8<-- [end:train-epoch]
 
 # %%
@@ -74,9 +84,13 @@ with torch.no_grad():
         seen += len(labels)
 val_loss, val_accuracy = total_loss / seen, correct / seen
 
-assert logits.grad_fn is None and not logits.requires_grad  # no graph was recorded
-assert model(images).grad_fn is not None  # eval() alone does not stop the recording
-print(f"epoch 1 by hand: val loss {val_loss:.4f}, val accuracy {val_accuracy:.3f}")
+# no graph was recorded
+assert logits.grad_fn is None and not logits.requires_grad
+# eval() alone does not stop the recording
+assert model(images).grad_fn is not None
+print(
+    f"epoch 1 by hand: val loss {val_loss:.4f}, val accuracy {val_accuracy:.3f}"
+)
 # --8<-- [end:eval-pass]
 
 # %%
@@ -91,43 +105,66 @@ print("modules switched:", len(list(model.modules())))
 with torch.no_grad():
     in_eval = model(images)
     in_train = model.train()(images)  # train() returns the model itself
-assert torch.equal(in_train, in_eval)  # Moli has no Dropout or BatchNorm: the modes agree
+# Moli has no Dropout or BatchNorm: the modes agree
+assert torch.equal(in_train, in_eval)
 
 torch.manual_seed(0)
 dropout = nn.Dropout(p=0.5)
 ones = torch.ones(1000)
 dropped = dropout.train()(ones)
-assert set(dropped.unique().tolist()) == {0.0, 2.0}  # zeros, and survivors scaled by 1/(1-p)
+# zeros, and survivors scaled by 1/(1-p)
+assert set(dropped.unique().tolist()) == {0.0, 2.0}
 assert abs(dropped.mean().item() - 1) < 0.1  # on average, unchanged
-assert torch.equal(dropout.eval()(ones), ones)  # eval(): passes everything through
+# eval(): passes everything through
+assert torch.equal(dropout.eval()(ones), ones)
 # --8<-- [end:modes]
 
 # %%
 # --8<-- [start:fit]
 from pytorch_notes.training import evaluate, fit
 
-scores = evaluate(model, val_loader, loss_fn)  # the model trained by hand, measured by the helper
-assert abs(scores["loss"] - val_loss) < 1e-6 and scores["accuracy"] == val_accuracy
+# the model trained by hand, measured by the helper
+scores = evaluate(model, val_loader, loss_fn)
+assert (
+    abs(scores["loss"] - val_loss) < 1e-6 and scores["accuracy"] == val_accuracy
+)
 
-shutil.rmtree("runs/cpu_loop", ignore_errors=True)  # a rerun starts from scratch
+# a rerun starts from scratch
+shutil.rmtree("runs/cpu_loop", ignore_errors=True)
 shutil.rmtree("checkpoints/cpu_loop", ignore_errors=True)
 seed_everything(0)
 model = Moli()
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 in_order = DataLoader(train_set, batch_size=64)  # training images, in order
 untrained = evaluate(model, in_order, loss_fn)
-history = fit(model, train_loader, loss_fn, optimizer, epochs=2, val_loader=val_loader,
-              checkpoint_dir="checkpoints/cpu_loop", log_dir="runs/cpu_loop")
+history = fit(
+    model,
+    train_loader,
+    loss_fn,
+    optimizer,
+    epochs=2,
+    val_loader=val_loader,
+    checkpoint_dir="checkpoints/cpu_loop",
+    log_dir="runs/cpu_loop",
+)
 
 assert [record["epoch"] for record in history] == [1, 2]
-assert history[0].keys() == {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy"}
+assert history[0].keys() == {
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+}
 trained = evaluate(model, in_order, loss_fn)  # the same images, final weights
 assert trained["loss"] < untrained["loss"]
 assert not model.training  # evaluate() leaves the model in eval mode
 for record in history:
     print({name: round(value, 4) for name, value in record.items()})
-print(f"loss on the training images: {untrained['loss']:.4f} untrained, "
-      f"{trained['loss']:.4f} after 2 epochs")
+print(
+    f"loss on the training images: {untrained['loss']:.4f} untrained, "
+    f"{trained['loss']:.4f} after 2 epochs"
+)
 # --8<-- [end:fit]
 
 # %%
@@ -135,10 +172,19 @@ print(f"loss on the training images: {untrained['loss']:.4f} untrained, "
 from pathlib import Path
 
 files = sorted(path.name for path in Path("checkpoints/cpu_loop").iterdir())
-assert files == ["epoch-001.pt", "epoch-002.pt"]  # one per epoch; each temporary file was renamed
+# one per epoch; each temporary file was renamed
+assert files == ["epoch-001.pt", "epoch-002.pt"]
 
 state = torch.load("checkpoints/cpu_loop/epoch-002.pt", weights_only=True)
-assert state.keys() == {"format", "epoch", "model", "optimizer", "scheduler", "rng", "extra"}
+assert state.keys() == {
+    "format",
+    "epoch",
+    "model",
+    "optimizer",
+    "scheduler",
+    "rng",
+    "extra",
+}
 assert state["epoch"] == 2 and state["extra"]["history"] == history
 assert state["model"].keys() == model.state_dict().keys()
 print(files)
@@ -150,26 +196,41 @@ print(sorted(state))
 from pytorch_notes.checkpoints import latest_checkpoint
 
 assert latest_checkpoint("checkpoints/cpu_loop").name == "epoch-002.pt"
-assert latest_checkpoint("checkpoints/never_written") is None  # nothing to resume: fit starts at epoch 1
+# nothing to resume: fit starts at epoch 1
+assert latest_checkpoint("checkpoints/never_written") is None
 
 model = Moli()  # as a new process would: fresh objects, the same folders
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 images_seen = []
-model.register_forward_pre_hook(lambda module, inputs: images_seen.append(len(inputs[0])))
-resumed = fit(model, train_loader, loss_fn, optimizer, epochs=3, val_loader=val_loader,
-              checkpoint_dir="checkpoints/cpu_loop", log_dir="runs/cpu_loop")
+model.register_forward_pre_hook(
+    lambda module, inputs: images_seen.append(len(inputs[0]))
+)
+resumed = fit(
+    model,
+    train_loader,
+    loss_fn,
+    optimizer,
+    epochs=3,
+    val_loader=val_loader,
+    checkpoint_dir="checkpoints/cpu_loop",
+    log_dir="runs/cpu_loop",
+)
 
 assert [record["epoch"] for record in resumed] == [1, 2, 3]
 assert resumed[:2] == history  # epochs 1 and 2 come back from the checkpoint
-assert sum(images_seen) == len(train_set) + len(val_set)  # this call trained and evaluated one epoch
+# this call trained and evaluated one epoch
+assert sum(images_seen) == len(train_set) + len(val_set)
 adam_steps = optimizer.state[next(model.parameters())]["step"]
-assert adam_steps == 3 * len(train_loader)  # 8 steps ran here, 16 were restored from the file
+# 8 steps ran here, 16 were restored from the file
+assert adam_steps == 3 * len(train_loader)
 final = evaluate(model, in_order, loss_fn)
 assert final["loss"] < untrained["loss"]  # training did lower it
 history = resumed
 print(f"epoch 3: val accuracy {history[-1]['val_accuracy']:.3f}")
-print(f"loss on the training images: {untrained['loss']:.4f} untrained, "
-      f"{final['loss']:.4f} after 3 epochs")
+print(
+    f"loss on the training images: {untrained['loss']:.4f} untrained, "
+    f"{final['loss']:.4f} after 3 epochs"
+)
 # --8<-- [end:resume]
 
 # %%
@@ -177,13 +238,20 @@ print(f"loss on the training images: {untrained['loss']:.4f} untrained, "
 from pytorch_notes.logs import read_scalars
 
 scalars = read_scalars("runs/cpu_loop")
-assert scalars.keys() == {"loss/train", "loss/val", "accuracy/train", "accuracy/val"}
+assert scalars.keys() == {
+    "loss/train",
+    "loss/val",
+    "accuracy/train",
+    "accuracy/val",
+}
 for tag, points in scalars.items():
     metric, split = tag.split("/")
     assert [step for step, _ in points] == [1, 2, 3]  # one point per epoch
     for (step, value), record in zip(points, history):
-        assert abs(value - record[f"{split}_{metric}"]) < 1e-6  # stored as float32
-assert len(list(Path("runs/cpu_loop").glob("events.out.tfevents.*"))) == 2  # one file per fit() call
+        # stored as float32
+        assert abs(value - record[f"{split}_{metric}"]) < 1e-6
+# one file per fit() call
+assert len(list(Path("runs/cpu_loop").glob("events.out.tfevents.*"))) == 2
 for tag, points in sorted(scalars.items()):
     print(f"{tag:15s}", [round(value, 3) for _, value in points])
 # --8<-- [end:tensorboard]
@@ -199,12 +267,17 @@ out, err = io.StringIO(), io.StringIO()
 with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
     for step in tqdm(range(8), desc="epoch 1/3"):
         pass
-    for step in tqdm(range(8), desc="quiet", disable=True):  # what fit(progress=False) does
+    # what fit(progress=False) does
+    for step in tqdm(range(8), desc="quiet", disable=True):
         pass
-assert "epoch 1/3" in err.getvalue() and "8/8" in err.getvalue()  # the bar went to stderr ...
+# the bar went to stderr ...
+assert "epoch 1/3" in err.getvalue() and "8/8" in err.getvalue()
 assert out.getvalue() == ""  # ... and nothing to stdout
 assert "quiet" not in err.getvalue()
-print(f"bar on stderr: {'epoch 1/3' in err.getvalue()}; stdout: {out.getvalue()!r}")
+print(
+    f"bar on stderr: {'epoch 1/3' in err.getvalue()}; "
+    f"stdout: {out.getvalue()!r}"
+)
 # --8<-- [end:tqdm]
 
 # %%
@@ -214,8 +287,18 @@ import matplotlib.pyplot as plt
 epochs = [record["epoch"] for record in history]
 fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3))
 for split in ("train", "val"):
-    left.plot(epochs, [record[f"{split}_loss"] for record in history], "o-", label=split)
-    right.plot(epochs, [record[f"{split}_accuracy"] for record in history], "o-", label=split)
+    left.plot(
+        epochs,
+        [record[f"{split}_loss"] for record in history],
+        "o-",
+        label=split,
+    )
+    right.plot(
+        epochs,
+        [record[f"{split}_accuracy"] for record in history],
+        "o-",
+        label=split,
+    )
 left.set_ylabel("cross-entropy")
 right.set_ylabel("accuracy")
 right.axhline(0.1, color="gray", linestyle=":", label="chance")
@@ -224,5 +307,6 @@ for axis in (left, right):
     axis.set_xticks(epochs)
     axis.legend()
 fig.tight_layout()
-fig.savefig("runs/cpu_loop/curves.png")  # in a script: save the figure once, after training
+# in a script: save the figure once, after training
+fig.savefig("runs/cpu_loop/curves.png")
 # --8<-- [end:curves]

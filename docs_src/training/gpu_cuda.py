@@ -13,8 +13,10 @@ weight = layer.weight  # a handle on the Parameter object itself
 
 # A module converts its parameters in place and returns itself ...
 assert layer.cpu() is layer and layer.to("cpu") is layer
-assert layer.to(torch.float64) is layer  # on this CPU machine, a dtype change shows the effect
-assert layer.weight is weight and weight.dtype == torch.float64  # same Parameter, new data
+# on this CPU machine, a dtype change shows the effect
+assert layer.to(torch.float64) is layer
+# same Parameter, new data
+assert layer.weight is weight and weight.dtype == torch.float64
 layer.to(torch.float32)
 
 # ... a tensor returns the converted copy and leaves the original alone.
@@ -27,7 +29,8 @@ assert t.to("cpu") is t  # already there: .to returns t itself, no copy
 
 if torch.cuda.is_available():
     t_gpu = t.cuda()
-    assert t.device.type == "cpu" and t_gpu.device.type == "cuda"  # t stayed on the CPU
+    # t stayed on the CPU
+    assert t.device.type == "cpu" and t_gpu.device.type == "cuda"
     assert layer.cuda() is layer and layer.weight is weight and weight.is_cuda
     layer.cpu()
 print("module.to returns the module:", layer.to("cpu") is layer)
@@ -38,47 +41,67 @@ print("tensor.to returns a new tensor:", t.to(torch.float64) is not t)
 # --8<-- [start:buffers]
 norm = nn.BatchNorm2d(3)
 assert [name for name, _ in norm.named_parameters()] == ["weight", "bias"]
-assert [name for name, _ in norm.named_buffers()] == ["running_mean", "running_var", "num_batches_tracked"]
+assert [name for name, _ in norm.named_buffers()] == [
+    "running_mean",
+    "running_var",
+    "num_batches_tracked",
+]
 norm.to(torch.float64)
-assert norm.running_mean.dtype == torch.float64  # buffers are converted with the parameters
-assert norm.num_batches_tracked.dtype == torch.int64  # a dtype change skips integer tensors
+# buffers are converted with the parameters
+assert norm.running_mean.dtype == torch.float64
+# a dtype change skips integer tensors
+assert norm.num_batches_tracked.dtype == torch.int64
 
 plain_loss = nn.CrossEntropyLoss()
-assert list(plain_loss.parameters()) == [] and list(plain_loss.buffers()) == []  # nothing to move
+# nothing to move
+assert list(plain_loss.parameters()) == [] and list(plain_loss.buffers()) == []
 weighted_loss = nn.CrossEntropyLoss(weight=torch.linspace(1.0, 2.0, 10))
-assert [name for name, _ in weighted_loss.named_buffers()] == ["weight"]  # this one must move
+# this one must move
+assert [name for name, _ in weighted_loss.named_buffers()] == ["weight"]
 if torch.cuda.is_available():
     assert weighted_loss.cuda().weight.is_cuda
 print("BatchNorm2d buffers:", [name for name, _ in norm.named_buffers()])
-print("CrossEntropyLoss(weight=...) buffers:", [name for name, _ in weighted_loss.named_buffers()])
+print(
+    "CrossEntropyLoss(weight=...) buffers:",
+    [name for name, _ in weighted_loss.named_buffers()],
+)
 # --8<-- [end:buffers]
 
 # %%
 # --8<-- [start:optimizer]
 torch.manual_seed(0)
 model = nn.Linear(4, 2)
-optimizer = torch.optim.SGD(model.parameters(), lr=0.1)  # created BEFORE the move
+# created BEFORE the move
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 before = list(model.parameters())
 model.to(torch.float64)  # stands in for model.cuda() here
-assert all(old is new for old, new in zip(before, model.parameters()))  # the same objects
-assert optimizer.param_groups[0]["params"][0] is model.weight  # the optimizer holds them
+# the same objects
+assert all(old is new for old, new in zip(before, model.parameters()))
+# the optimizer holds them
+assert optimizer.param_groups[0]["params"][0] is model.weight
 
 old_weight = model.weight.detach().clone()
 model(torch.randn(8, 4, dtype=torch.float64)).pow(2).mean().backward()
 optimizer.step()
-assert not torch.equal(model.weight.detach(), old_weight)  # so the step reaches the model
+# so the step reaches the model
+assert not torch.equal(model.weight.detach(), old_weight)
 print("after the move, the optimizer still updates the model's weights")
 
-# The optimizer's state is another matter: Adam's moments do not follow a later move.
+# The optimizer's state is another matter: Adam's moments do not follow a later
+# move.
 model = nn.Linear(4, 2)
 adam = torch.optim.Adam(model.parameters(), lr=0.1)
 model(torch.randn(8, 4)).pow(2).mean().backward()
 adam.step()  # creates exp_avg and exp_avg_sq, float32 like the weights
 model.to(torch.float64)
 assert adam.state[model.weight]["exp_avg"].dtype == torch.float32  # left behind
-adam.load_state_dict(adam.state_dict())  # loading casts the state to the parameters' device and dtype
+# loading casts the state to the parameters' device and dtype
+adam.load_state_dict(adam.state_dict())
 assert adam.state[model.weight]["exp_avg"].dtype == torch.float64
-print("Adam's state after load_state_dict:", adam.state[model.weight]["exp_avg"].dtype)
+print(
+    "Adam's state after load_state_dict:",
+    adam.state[model.weight]["exp_avg"].dtype,
+)
 # --8<-- [end:optimizer]
 
 # %%
@@ -88,8 +111,14 @@ from torchvision.transforms import ToTensor
 
 from pytorch_notes.datasets import cifar10
 
-train_set = Subset(cifar10(train=True, transform=ToTensor()), range(64))  # small: a few seconds on a CPU
-loader = DataLoader(train_set, batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0))
+# small: a few seconds on a CPU
+train_set = Subset(cifar10(train=True, transform=ToTensor()), range(64))
+loader = DataLoader(
+    train_set,
+    batch_size=32,
+    shuffle=True,
+    generator=torch.Generator().manual_seed(0),
+)
 images, labels = next(iter(loader))
 assert images.shape == (32, 3, 32, 32) and images.dtype == torch.float32
 assert 0 <= images.min() and images.max() <= 1 and labels.dtype == torch.int64
@@ -107,7 +136,8 @@ model = Moli()
 loss_fn = nn.CrossEntropyLoss()
 if torch.cuda.is_available():
     model = model.cuda()  # returns the same module, moved
-    loss_fn = loss_fn.cuda()  # no buffers: harmless, and needed once it has a weight
+    # no buffers: harmless, and needed once it has a weight
+    loss_fn = loss_fn.cuda()
     print("training on", torch.cuda.get_device_name(0))
 else:
     print("CUDA is not available: the same code trains on the CPU")
@@ -128,9 +158,12 @@ for epoch in range(2):
     total, seen = 0.0, 0
     for images, labels in loader:
         if torch.cuda.is_available():
-            images, labels = images.cuda(), labels.cuda()  # every batch, inputs and targets
+            # every batch, inputs and targets
+            images, labels = images.cuda(), labels.cuda()
         outputs = model(images)
-        assert outputs.device == images.device == next(model.parameters()).device
+        assert (
+            outputs.device == images.device == next(model.parameters()).device
+        )
         loss = loss_fn(outputs, labels)
         optimizer.zero_grad()
         loss.backward()
@@ -173,10 +206,22 @@ else:
 # --8<-- [start:clocks]
 wall = time.get_clock_info("time")
 stopwatch = time.get_clock_info("perf_counter")
-assert not wall.monotonic and wall.adjustable  # the calendar clock can be set, even backwards
-assert stopwatch.monotonic and not stopwatch.adjustable  # made for measuring intervals
-print("time.time:        monotonic", wall.monotonic, "| adjustable", wall.adjustable)
-print("time.perf_counter: monotonic", stopwatch.monotonic, "| adjustable", stopwatch.adjustable)
+# the calendar clock can be set, even backwards
+assert not wall.monotonic and wall.adjustable
+# made for measuring intervals
+assert stopwatch.monotonic and not stopwatch.adjustable
+print(
+    "time.time:        monotonic",
+    wall.monotonic,
+    "| adjustable",
+    wall.adjustable,
+)
+print(
+    "time.perf_counter: monotonic",
+    stopwatch.monotonic,
+    "| adjustable",
+    stopwatch.adjustable,
+)
 # --8<-- [end:clocks]
 
 # %%
@@ -197,10 +242,16 @@ returned = time.perf_counter() - start
 synchronize(device)
 finished = time.perf_counter() - start  # the right one: the work is done
 if device.type == "cuda":
-    assert returned < finished / 2  # most of the work was still queued when the loop returned
-    print("on the GPU the loop returned long before the work was done:", returned < finished / 2)
+    # most of the work was still queued when the loop returned
+    assert returned < finished / 2
+    print(
+        "on the GPU the loop returned long before the work was done:",
+        returned < finished / 2,
+    )
 else:
-    print("on the CPU, @ returns when the product is computed: nothing is queued")
+    print(
+        "on the CPU, @ returns when the product is computed: nothing is queued"
+    )
 # --8<-- [end:async]
 
 # %%
@@ -219,8 +270,10 @@ def train_step():
 
 weight = next(model.parameters())
 steps_before = int(optimizer.state[weight]["step"])  # Adam counts its steps
-step_seconds = time_op(train_step, device=device, repeats=3, warmup=1)  # median of 3, after 1 warm-up
+# median of 3, after 1 warm-up
+step_seconds = time_op(train_step, device=device, repeats=3, warmup=1)
 images_per_second = len(images) / step_seconds
 assert optimizer.state[weight]["step"] == steps_before + 1 + 3  # warm-up + 3
-print(f"timed one training step on a batch of {len(images)} on {device.type}")  # the number is yours to print
+# the number is yours to print
+print(f"timed one training step on a batch of {len(images)} on {device.type}")
 # --8<-- [end:time-op]
