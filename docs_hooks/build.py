@@ -4,8 +4,8 @@
   it printed appears under it as an "Output" block and the figures it drew as
   images, so nothing on the page is hand-copied. A fence that raises fails the build.
   Results are shared with the tests through ``book``'s cache (``.cache/pages/``).
-- KaTeX is served from the site itself (files from the npm package in
-  ``node_modules``), so no page load reaches a CDN.
+- Math is rendered to HTML by KaTeX (the npm package in ``node_modules``, run with node) at
+  build time, cached in ``.cache/``: pages ship KaTeX's stylesheet and fonts, no math JavaScript.
 - Each chapter's ``docs_src`` script is offered as a notebook (jupytext) with
   download and "Open in Colab" buttons.
 - Reader polish: each page's first paragraph becomes its meta description (and
@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -34,7 +36,11 @@ from mkdocs.utils import get_relative_url, yaml_load
 import book
 
 KATEX = book.ROOT / "node_modules" / "katex" / "dist"
-KATEX_FILES = ["katex.min.js", "katex.min.css", "contrib/auto-render.min.js"]
+KATEX_FILES = ["katex.min.css"]
+KATEX_RENDER = Path(__file__).with_name("katex_render.cjs")
+# what pymdownx.arithmatex (generic mode) writes: <span class="arithmatex">\(x\)</span>, <div ...>\[x\]</div>
+ARITHMATEX = re.compile(r'<(span|div) class="arithmatex">\\[(\[](.*?)\\[)\]]</\1>', flags=re.S)
+INLINE_MATH = re.compile(r"\\\((.+?)\\\)")  # in the table of contents' titles
 LABELS = {
     "en": {"language": "en", "output": "Output", "download": "Download notebook", "colab": "Open in Colab"},
     "zh": {"language": "zh", "output": "输出", "download": "下载 Notebook", "colab": "在 Colab 中打开"},
@@ -71,7 +77,87 @@ def on_config(config):
     os.environ["MPLBACKEND"] = "Agg"
     matplotlib.use("Agg")
     book.use_data_root()
+    _math.load()
     return config
+
+
+class MathCache:
+    """TeX -> HTML rendered by KaTeX, kept in ``.cache/katex-<version>.json`` between builds."""
+
+    def __init__(self):
+        self.path = None
+        self.rendered: dict[str, str] = {}
+        self.changed = False
+
+    def load(self) -> None:
+        version = json.loads((KATEX.parent / "package.json").read_text(encoding="utf-8"))["version"]
+        self.path = book.ROOT / ".cache" / f"katex-{version}.json"
+        if self.path.is_file():
+            self.rendered = json.loads(self.path.read_text(encoding="utf-8"))
+
+    def save(self) -> None:
+        if self.changed:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.path.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps(self.rendered), encoding="utf-8")
+            os.replace(partial, self.path)
+
+    def render(self, expressions: list[tuple[str, bool]], where: str) -> None:
+        """Render the (TeX, display) pairs not yet in the cache, all in one node call."""
+        todo = sorted({e for e in expressions if self.key(*e) not in self.rendered})
+        if not todo:
+            return
+        result = subprocess.run(["node", str(KATEX_RENDER)], input=json.dumps(todo), capture_output=True,
+                                text=True, encoding="utf-8")
+        if result.returncode:
+            error = next((line for line in result.stderr.splitlines() if "Error" in line), result.stderr)
+            raise PluginError(f"{where}: KaTeX could not render the math: {error.strip()}")
+        self.rendered.update((self.key(*e), html) for e, html in zip(todo, json.loads(result.stdout)))
+        self.changed = True
+
+    @staticmethod
+    def key(tex: str, display: bool) -> str:
+        return ("display:" if display else "inline:") + tex
+
+    def html(self, tex: str, display: bool) -> str:
+        """KaTeX's HTML; search indexes only its MathML text (no TeX source, no glyph boxes)."""
+        return (self.rendered[self.key(tex, display)]
+                .replace('aria-hidden="true">', 'aria-hidden="true" data-search-exclude>', 1)
+                .replace('<annotation encoding="application/x-tex">',
+                         '<annotation encoding="application/x-tex" data-search-exclude>', 1))
+
+    def mathml(self, tex: str, display: bool = False) -> str:
+        """The MathML alone, without the TeX annotation (browsers draw it; its text reads well)."""
+        mathml = re.search(r"<math.*?</math>", self.rendered[self.key(tex, display)], flags=re.S)[0]
+        return re.sub(r"<annotation.*?</annotation>", "", mathml, flags=re.S)
+
+
+_math = MathCache()
+
+
+def render_math(page_html: str, page) -> tuple[str, str]:
+    """The page with its math rendered, and a plain-text version for its description; the math in
+    the titles of its table of contents becomes MathML."""
+    found = [(html.unescape(m[2]), m[1] == "div") for m in ARITHMATEX.finditer(page_html)]
+    titles = list(_toc_items(page.toc))
+    found += [(html.unescape(tex), False) for item in titles for tex in INLINE_MATH.findall(item.title)]
+    _math.render(found, page.file.src_path)
+    for item in titles:
+        item.title = INLINE_MATH.sub(lambda m: _math.mathml(html.unescape(m[1])), item.title)
+
+    def rendered(match: re.Match) -> str:
+        return f'<{match[1]} class="arithmatex">{_math.html(html.unescape(match[2]), match[1] == "div")}</{match[1]}>'
+
+    def plain(match: re.Match) -> str:
+        return re.sub(r"<[^>]+>", "", _math.mathml(html.unescape(match[2]), match[1] == "div"))
+
+    return ARITHMATEX.sub(rendered, page_html), ARITHMATEX.sub(plain, page_html)
+
+
+def _toc_items(items):
+    for item in items:
+        yield item
+        yield from _toc_items(item.children)
 
 
 def notebook_uri(script: str) -> str:
@@ -266,7 +352,7 @@ def summary(page_html: str, limit: int = 160) -> str:
     """The first paragraph of prose of a rendered page as plain, HTML-escaped text of at most
     ``limit`` characters (cut at a space where it has one), or "" when there is none."""
     for paragraph in re.findall(r"<p>(.*?)</p>", page_html, flags=re.S):
-        text = " ".join(re.sub(r"\\[()]", "", html.unescape(re.sub(r"<[^>]+>", "", paragraph))).split())
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", paragraph)).split())
         if "md-button" in paragraph or len(text) < 40:
             continue
         if len(text) > limit:
@@ -298,7 +384,8 @@ def on_page_content(page_html, page, config, files):
         page_html = join_cjk_lines(page_html)
         for english, chinese in ZH_INTERFACE.items():
             page_html = re.sub(english, chinese, page_html)
-    page.meta.setdefault("description", summary(page_html))
+    page_html, plain = render_math(page_html, page)
+    page.meta.setdefault("description", summary(plain))
     return page_html
 
 
@@ -342,6 +429,7 @@ def on_post_template(output, template_name, config):
 
 
 def on_post_build(config):
+    _math.save()
     robots = f"User-agent: *\nAllow: /\nSitemap: {config.site_url}sitemap.xml\n"
     (Path(config.site_dir) / "robots.txt").write_text(robots, encoding="utf-8")
 

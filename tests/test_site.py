@@ -94,12 +94,28 @@ def test_every_page_with_code_says_what_it_ran_with(site, language):
         assert f"torch {torch.__version__}" in stamps[0] and f"torchvision {torchvision.__version__}" in stamps[0]
 
 
-def test_math_is_marked_up_for_katex_and_katex_is_served(site):
-    html = (site / page_url("autograd/manual-gradient.md", "zh")).read_text(encoding="utf-8")
-    assert '<div class="arithmatex">\\[' in html and '<span class="arithmatex">\\(' in html
-    for asset in ("katex.min.js", "katex.min.css", "contrib/auto-render.min.js"):
-        assert (site / "assets" / "katex" / asset).is_file()
+def test_math_is_rendered_at_build_time_and_pages_ship_no_math_script(site):
+    """KaTeX runs in the build: pages carry its HTML (and MathML), its CSS and fonts, and no TeX
+    source anywhere a reader sees it: page, table of contents, search index, link previews."""
+    for language in ("en", "zh"):
+        html = (site / page_url("architecture/attention.md", language)).read_text(encoding="utf-8")
+        body = re.sub(r"<(pre|code|script)\b.*?</\1>", "", html, flags=re.S)
+        assert '<div class="arithmatex"><span class="katex-display">' in html
+        assert '<span class="arithmatex"><span class="katex">' in html
+        assert "\\(" not in body and "\\[" not in body, "TeX source left on the page"
+        table_of_contents = html[html.index("md-nav--secondary"):html.index("<article")]
+        assert "<math" in table_of_contents and "\\(" not in table_of_contents
+        scripts = re.findall(r'<script src="([^"]+)"', html)
+        assert not [src for src in scripts if "katex" in src or "mathjax" in src], scripts
+        assert re.search(r'<link rel="stylesheet" href="[./]*assets/katex/katex.min.css"', html)
+    assert (site / "assets" / "katex" / "katex.min.css").is_file()
     assert list((site / "assets" / "katex" / "fonts").glob("*.woff2"))
+    assert not list((site / "assets" / "katex").glob("*.js"))
+    index = (site / "search" / "search_index.json").read_text(encoding="utf-8")
+    assert "\\\\(" not in index and "\\\\frac" not in index, "TeX source in the search index"
+    description = re.search(r'<meta name="description" content="([^"]*)"',
+                            (site / "nn" / "linear" / "index.html").read_text(encoding="utf-8"))
+    assert description and "\\" not in description[1]
 
 
 FIGURE_BUDGET = 250_000  # bytes; the build makes heavy figures lighter (docs_hooks/build.py)
@@ -356,7 +372,7 @@ def test_every_page_has_reader_polish(site, language):
 def test_404_pages_in_both_languages(site):
     english, chinese = (site / "404.html").read_text(encoding="utf-8"), (site / "zh" / "404.html").read_text(encoding="utf-8")
     assert '<html lang="en"' in english and "<h1>404: page not found</h1>" in english and "前往中文首页" in english
-    assert '<html lang="zh"' in chinese and "<h1>404：页面不存在</h1>" in chinese and "English home page" in chinese
+    assert '<html lang="zh-CN"' in chinese and "<h1>404：页面不存在</h1>" in chinese and "English home page" in chinese
     for html in (english, chinese):
         assert _meta(html, "robots") == "noindex"
         assert f'href="{urlsplit(SITE_URL).path}assets/stylesheets/' in html  # absolute: served at any depth

@@ -39,6 +39,7 @@ VARIANTS = {  # regex: preferred rendering
     r"白名单": "允许列表",
     r"(?i)focal loss": "Focal 损失",
     r"图文对比学习": "图文对比预训练",
+    r"前向计算": "前向传播",
 }
 
 CJK = "\u4e00-\u9fff"
@@ -126,10 +127,11 @@ def first_uses(text: str, terms: list[str]):
 
 
 def same_english(english: str, gloss: str) -> bool:
-    """The gloss names the term, ignoring case, hyphens and a plural s: warm-up for warmup."""
+    """The gloss names the term, ignoring case, hyphens and the ending (s, e, ing): warm-up for warmup,
+    fine-tune for fine-tuning, sampler for sampling."""
     def norm(words):
         return re.sub(r"[-\s]", "", words.lower())
-    return norm(english).removesuffix("s") in norm(gloss)
+    return re.sub(r"(e|ing)$", "", norm(english).removesuffix("s")) in norm(gloss)
 
 
 def test_glossary_terms_are_glossed_at_first_use():
