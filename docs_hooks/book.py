@@ -9,7 +9,7 @@ A page is one Python session: its fences run in order in one namespace, like a
 reader pasting them one after another into a fresh interpreter.
 
 What a page's fences print and draw is kept in ``.cache/pages/`` under a key of
-everything it depends on (its code, the package, this file and the build hook,
+everything it depends on (its code, the package, this file,
 the library versions, torch's thread count, the data folder): whichever of the tests and the build
 runs a page first saves its results, and the other reuses them.
 """
@@ -231,7 +231,7 @@ def results_key(fences: list[Fence]) -> str:
     from importlib.metadata import version
 
     digest = hashlib.sha256()
-    sources = sorted((ROOT / "src").rglob("*.py")) + [ROOT / "docs_hooks" / "book.py", ROOT / "docs_hooks" / "build.py"]
+    sources = sorted((ROOT / "src").rglob("*.py")) + [ROOT / "docs_hooks" / "book.py"]  # (build.py only shows them)
     for path in sources:
         digest.update(path.read_bytes())
     for package in ("torch", "torchvision", "numpy", "matplotlib"):

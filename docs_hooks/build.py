@@ -10,7 +10,8 @@
   download and "Open in Colab" buttons.
 - Reader polish: each page's first paragraph becomes its meta description (and
   link preview); the 404 page exists in both languages; ``robots.txt`` points to
-  the sitemap, which lists both languages with their hreflang alternates.
+  the sitemap, which lists both languages with their hreflang alternates; search
+  looks in the page's own language (one index per language).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 from mkdocs.utils import get_relative_url, yaml_load
+from pymdownx.slugs import slugify
 
 import book
 
@@ -47,9 +49,9 @@ LABELS = {
 }
 # Under every page with code: what it ran with, written from the run itself.
 STAMP = {
-    "en": ('<p class="run-stamp">The code on this page ran with torch {torch} and torchvision {torchvision} '
+    "en": ('<p class="run-stamp" data-search-exclude>The code on this page ran with torch {torch} and torchvision {torchvision} '
            'on {device}, on {date}, in {seconds} s.</p>', "a CPU ({threads} threads)", "a GPU ({gpu})"),
-    "zh": ('<p class="run-stamp">本页代码的运行环境：torch {torch}、torchvision {torchvision}，{device}，'
+    "zh": ('<p class="run-stamp" data-search-exclude>本页代码的运行环境：torch {torch}、torchvision {torchvision}，{device}，'
            '运行于 {date}，用时 {seconds} 秒。</p>', "CPU（{threads} 个线程）", "GPU（{gpu}）"),
 }
 
@@ -304,7 +306,11 @@ def _figure_html(contents: bytes, extension: str, alt: str, page, config) -> str
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(contents)
     src = get_relative_url(uri, page.url)
-    return f'<figure class="book-figure" markdown>\n<img src="{src}" alt="{alt}" loading="lazy">\n</figure>'
+    width, height = (round(float(size) * 4 / 3) for size in  # matplotlib writes sizes in pt
+                     re.search(rb'<svg[^>]* width="([\d.]+)pt" height="([\d.]+)pt"', contents).groups())
+    kind = "photo" if b"<image" in contents else "chart"  # dark mode inverts charts, never photos
+    return (f'<figure class="book-figure book-figure--{kind}" markdown>\n<a href="{src}">'
+            f'<img src="{src}" alt="{alt}" width="{width}" height="{height}" loading="lazy"></a>\n</figure>')
 
 
 def _buttons(fences, page, labels, config) -> str:
@@ -316,14 +322,33 @@ def _buttons(fences, page, labels, config) -> str:
     link = get_relative_url(uri, page.file.src_uri)
     repo = config.extra["repo_url"].rstrip("/").removeprefix("https://github.com/")
     colab = f"https://colab.research.google.com/github/{repo}/blob/gh-pages/{uri}"
-    return (f"[:material-download: {labels['download']}]({link}){{ .md-button }} "
-            f"[:simple-googlecolab: {labels['colab']}]({colab}){{ .md-button }}\n")
+    return ("<div data-search-exclude markdown>\n\n"  # buttons are not what a search should find
+            f"[:material-download: {labels['download']}]({link}){{ .md-button }} "
+            f"[:simple-googlecolab: {labels['colab']}]({colab}){{ .md-button }}\n\n</div>\n")
+
+
+MATH_HEADING = re.compile(r"^(#{2,6} )(.*\$[^$]+\$.*?)\s*$")
+_slugify = slugify(case="lower")  # as in mkdocs.yml's toc settings
+
+
+def math_free_anchors(markdown: str) -> str:
+    """Give each heading with math an anchor made from its words alone: "## The ELBO: a bound on
+    $\\log p(x)$" gets #the-elbo-a-bound-on, not #the-elbo-a-bound-on-log-px."""
+    lines, fenced = markdown.split("\n"), False
+    for number, line in enumerate(lines):
+        fenced ^= line.lstrip().startswith(("```", "~~~"))
+        match = None if fenced else MATH_HEADING.match(line)
+        words = " ".join(re.sub(r"\$[^$]+\$", "", match[2]).split()).strip(" :：,，") if match else ""
+        if words and not re.search(r"\{:?\s*[#.][^}]*\}$", match[2]):  # (no attribute list of its own)
+            lines[number] = f"{line.rstrip()} {{ #{_slugify(words, '-')} }}"
+    return "\n".join(lines)
 
 
 def on_page_markdown(markdown, page, config, files):
     # mkdocstrings reads its locale once, at startup; the API reference exists in both languages,
     # so its headings ("Parameters:" / "参数：") follow the page being rendered.
     config.plugins["mkdocstrings"].handlers._locale = getattr(page.file, "locale", "en")
+    markdown = math_free_anchors(markdown)
     fences = book.python_fences(markdown, page.file.src_path)
     if not fences:
         return markdown
@@ -336,7 +361,7 @@ def on_page_markdown(markdown, page, config, files):
                               'figure but has no alt text (add alt="..." to its info string)')
         block = []
         if stdout.strip():
-            block += ["", f'```text title="{labels["output"]}"', stdout.rstrip("\n"), "```"]
+            block += ["", f'```{{ .text .no-copy title="{labels["output"]}" }}', stdout.rstrip("\n"), "```"]
         block += ["", *(_figure_html(*figure, fence.alt, page, config) for figure in figures)] if figures else []
         lines[fence.end_line:fence.end_line] = block
         opening = fence.first_line - 2
@@ -428,8 +453,24 @@ def on_post_template(output, template_name, config):
     return _english_404 or output
 
 
+def split_search_index(site_dir: Path) -> None:
+    """One search index per language: ``search/search_index.json`` keeps the English pages and
+    ``zh/search/search_index.json`` the Chinese ones (``lazy-search-index.js`` asks for the page's)."""
+    index_file = site_dir / "search" / "search_index.json"
+    index = json.loads(index_file.read_text(encoding="utf-8"))
+    for language, keep in (("en", lambda location: not location.startswith("zh/")),
+                           ("zh", lambda location: location.startswith("zh/"))):
+        docs = [doc for doc in index["docs"] if keep(doc["location"])]
+        target = index_file if language == "en" else site_dir / "zh" / "search" / "search_index.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(dict(index, docs=docs), ensure_ascii=False, separators=(",", ":")),
+                          encoding="utf-8")
+
+
+@event_priority(-100)  # after the search plugin has written the index
 def on_post_build(config):
     _math.save()
+    split_search_index(Path(config.site_dir))
     robots = f"User-agent: *\nAllow: /\nSitemap: {config.site_url}sitemap.xml\n"
     (Path(config.site_dir) / "robots.txt").write_text(robots, encoding="utf-8")
 

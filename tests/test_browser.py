@@ -188,18 +188,35 @@ def test_language_switcher_goes_to_the_twin_page(visit, served_site, start, othe
     assert page.url == served_site + twin
 
 
+@pytest.mark.parametrize("start, other", [("architecture/attention/", "zh"), ("zh/architecture/attention/", "en")])
+def test_language_switcher_keeps_the_readers_section(visit, start, other):
+    """From the third section of a page, the switcher opens the twin page at its third section."""
+    page = visit(start).page
+    page.locator("article h2[id]").nth(2).evaluate("h => h.scrollIntoView()")
+    page.evaluate("window.scrollBy(0, 40)")  # reading just below the heading
+    page.hover(".md-header__option .md-select")
+    page.click(f"a.md-select__link[hreflang={other}]")
+    page.wait_for_load_state("load")
+    page.wait_for_function("location.hash.length > 1")
+    heading = page.locator("article h2[id]").nth(2)
+    assert page.evaluate("decodeURIComponent(location.hash.slice(1))") == heading.get_attribute("id")
+    assert 0 <= heading.evaluate("h => h.getBoundingClientRect().top") < 200
+
+
 @pytest.mark.parametrize("start, term, expected", [
     ("zh/", "反向传播", "zh/nn/loss-backward/"),
     ("", "beam search", "inference/beam-search/"),
+    ("zh/", "backward", None),  # an English word on a zh page: zh results only
 ])
-def test_search_finds_the_page(visit, served_site, start, term, expected):
+def test_search_finds_the_page_in_the_readers_language(visit, served_site, start, term, expected):
     page = visit(start).page
     page.keyboard.press("/")  # Material's shortcut: opens search and focuses the input
     page.fill("input.md-search__input", term)
     page.wait_for_selector(".md-search-result__item", timeout=20_000)
     links = page.eval_on_selector_all(".md-search-result__item > a", "links => links.map(a => a.href)")
     pages = [link.split("?")[0].split("#")[0] for link in links]  # Material adds ?h=<term> to highlight it
-    assert served_site + expected in pages[:3], pages
+    assert expected is None or served_site + expected in pages[:3], pages
+    assert all(page.startswith(served_site + "zh/") == start.startswith("zh") for page in pages), pages
 
 
 def test_copy_button_copies_the_snippet(visit):
@@ -255,3 +272,66 @@ def test_chinese_404_page(visit, served_site):
     assert loaded.page.evaluate("document.documentElement.lang") == "zh-CN"
     assert loaded.page.inner_text("article h1") == "404：页面不存在"
     assert not loaded.errors and not loaded.broken and not loaded.external
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+# the heaviest pages (most math, figures, DOM) and the home page, in both languages
+HEAVY = ["", "generative/ddpm/", "architecture/attention/", "nn/lenet/", "engineering/checkpointing/", "reference/"]
+
+
+def _axe(page) -> list[str]:
+    """The serious and critical accessibility violations axe-core finds on the loaded page."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [f"{violation['id']} ({violation['impact']}): {len(violation['nodes'])}x, e.g. "
+            f"{violation['nodes'][0]['target']}" for violation in result["violations"]
+            if violation["impact"] in ("serious", "critical")]
+
+
+def test_every_page_passes_axe(browser, site, served_site):
+    """axe-core on every page of the site, both languages (desktop, light)."""
+    pages = sorted(str(path.relative_to(site).parent) for path in site.rglob("index.html"))
+    assert len(pages) > 120
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="light")
+    page = context.new_page()
+    found = {}
+    for path in pages:
+        page.goto(served_site + ("" if path == "." else path + "/"), wait_until="load")
+        found.update({f"/{path}/ {violation}": 1 for violation in _axe(page)})
+    context.close()
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_heavy_pages_pass_axe_and_fit_on_a_phone_and_a_desk_in_light_and_dark(
+        browser, served_site, scheme, device, language):
+    """The heaviest pages, in each colour scheme on a phone and a desk: no serious axe violation,
+    no code or equation overflowing without its own scroll box; screenshots saved for a person."""
+    options = PHONE if device == "phone" else {"viewport": {"width": 1440, "height": 900}}
+    context = browser.new_context(color_scheme=scheme, **options)
+    page = context.new_page()
+    shots = RESULTS / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    problems = []
+    for path in HEAVY:
+        page.goto(served_site + _prefix(language) + path, wait_until="load")
+        page.wait_for_load_state("networkidle")
+        name = (path.strip("/").replace("/", "-") or "home") + f"-{language}-{device}-{scheme}.png"
+        page.screenshot(path=str(shots / name))
+        problems += [f"/{path} {violation}" for violation in _axe(page)]
+        wider = page.evaluate("""() => [...document.querySelectorAll('article pre, article div.arithmatex')]
+            .filter(box => box.scrollWidth > box.clientWidth + 1)
+            .filter(box => getComputedStyle(box).overflowX === 'visible' ||
+                           (box.tagName === 'DIV' && box.tabIndex !== 0))
+            .map(box => box.textContent.slice(0, 40))""")
+        problems += [f"/{path} overflows with no scroll box: {text!r}" for text in wider]
+        if device == "desktop":
+            cut = page.evaluate("""() => [...document.querySelectorAll('article .highlight:not(.no-copy) pre > code')]
+                .filter(code => code.scrollWidth > code.parentElement.clientWidth + 1)
+                .map(code => code.textContent.slice(0, 40))""")
+            problems += [f"/{path} a code block is wider than the column: {text!r}" for text in cut]
+    context.close()
+    assert not problems, "\n".join(problems)

@@ -88,7 +88,7 @@ def test_every_page_with_code_says_what_it_ran_with(site, language):
                "zh": r"^本页代码的运行环境：.*，(CPU|GPU)（.*），运行于 \d{4}-\d{2}-\d{2}，用时 [\d.]+ 秒。$"}[language]
     for page in CHAPTERS:
         text = (site / page_url(page, language)).read_text(encoding="utf-8")
-        stamps = re.findall(r'<p class="run-stamp">(.*?)</p>', text, flags=re.S)
+        stamps = re.findall(r'<p class="run-stamp"[^>]*>(.*?)</p>', text, flags=re.S)
         assert len(stamps) == 1, f"{page} ({language}) has {len(stamps)} run stamps"
         assert re.match(pattern, stamps[0]), stamps[0]
         assert f"torch {torch.__version__}" in stamps[0] and f"torchvision {torchvision.__version__}" in stamps[0]
@@ -111,24 +111,42 @@ def test_math_is_rendered_at_build_time_and_pages_ship_no_math_script(site):
     assert (site / "assets" / "katex" / "katex.min.css").is_file()
     assert list((site / "assets" / "katex" / "fonts").glob("*.woff2"))
     assert not list((site / "assets" / "katex").glob("*.js"))
-    index = (site / "search" / "search_index.json").read_text(encoding="utf-8")
+    index = "".join((site / path / "search" / "search_index.json").read_text(encoding="utf-8") for path in ("", "zh"))
     assert "\\\\(" not in index and "\\\\frac" not in index, "TeX source in the search index"
     description = re.search(r'<meta name="description" content="([^"]*)"',
                             (site / "nn" / "linear" / "index.html").read_text(encoding="utf-8"))
     assert description and "\\" not in description[1]
 
 
+def test_headings_with_math_have_anchors_without_tex(site):
+    """A heading's anchor comes from its words: #the-elbo-a-lower-bound-on, not #...-log-px."""
+    checked = 0
+    for page in site.rglob("*.html"):
+        for anchor, heading in re.findall(r'<h[2-6] id="([^"]+)">(.*?)</h[2-6]>', page.read_text(encoding="utf-8")):
+            tex = " ".join(re.findall(r'encoding="application/x-tex"[^>]*>(.*?)</annotation>', heading))
+            commands = re.findall(r"\\([a-zA-Z]+)", tex)
+            checked += bool(tex)
+            assert not [name for name in commands if name.lower() in unescape(anchor)], (page, anchor, tex)
+    assert checked >= 20
+
+
 FIGURE_BUDGET = 250_000  # bytes; the build makes heavy figures lighter (docs_hooks/build.py)
 
 
-def test_figures_are_light_files_with_alt_text(site):
-    """Every figure of every page, in both languages: a file of the site, light, described by its alt text."""
+def test_figures_are_light_files_with_alt_text_size_and_a_link_to_zoom(site):
+    """Every figure of every page, in both languages: a file of the site, light, described by its
+    alt text, with its size set (no layout shift), linking to itself (a tap opens it full size)."""
     figures = 0
+    figure = re.compile(r'<a href="([^"]+)"><img src="([^"]*assets/figures/[^"]+)" alt="([^"]*)" '
+                        r'width="(\d+)" height="(\d+)"')
     for page in site.rglob("*.html"):
-        for src, alt in re.findall(r'<img src="([^"]*assets/figures/[^"]+)" alt="([^"]*)"', page.read_text(encoding="utf-8")):
+        text = page.read_text(encoding="utf-8")
+        assert len(figure.findall(text)) == len(re.findall(r'<img src="[^"]*assets/figures/', text)), page
+        for href, src, alt, width, height in figure.findall(text):
             figures += 1
             file = (page.parent / src).resolve()
             assert file.is_file(), f"{page.relative_to(site)}: {src} is missing"
+            assert href == src and int(width) > 100 and int(height) > 50
             assert len(alt) > 20, f"{page.relative_to(site)}: {src} has no real alt text"
             assert file.stat().st_size <= FIGURE_BUDGET, f"{src} is {file.stat().st_size} bytes"
     assert figures > 50
@@ -280,12 +298,18 @@ def test_every_zh_figure_is_in_chinese(site):
     assert figures > 50
 
 
-def test_chinese_search_finds_chinese_words(site):
-    index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
-    assert index["config"]["lang"] == ["en", "zh"]
-    assert "、" in index["config"]["separator"]
-    zh_text = " ".join(doc["text"] for doc in index["docs"] if doc["location"].startswith("zh/"))
+def test_each_language_has_its_own_search_index_and_chinese_search_finds_chinese_words(site):
+    english = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    chinese = json.loads((site / "zh" / "search" / "search_index.json").read_text(encoding="utf-8"))
+    assert chinese["config"]["lang"] == ["en", "zh"] and "、" in chinese["config"]["separator"]
+    assert english["docs"] and not [doc for doc in english["docs"] if doc["location"].startswith("zh/")]
+    assert chinese["docs"] and all(doc["location"].startswith("zh/") for doc in chinese["docs"])
+    zh_text = " ".join(doc["text"] for doc in chinese["docs"])
     assert "\u200b梯度\u200b" in zh_text  # jieba split the Chinese text into words
+    interface = ("Download notebook Open in Colab", "下载 Notebook 在 Colab 中打开",  # the buttons, the run stamp
+                 "The code on this page ran with torch", "本页代码的运行环境：torch")
+    for doc in english["docs"] + chinese["docs"]:
+        assert not any(text in " ".join(doc["text"].split()) for text in interface), doc["location"]
 
 
 class _Links(HTMLParser):

@@ -105,22 +105,14 @@ for decay in (weak, strong):
     assert torch.allclose(
         pure_decay(torch.optim.AdamW, decay), start * (1 - lr * decay) ** 10
     )
-print(
-    "Adam+L2, lambda=0.01:",
-    [round(x, 4) for x in pure_decay(torch.optim.Adam, weak).tolist()],
-)
-print(
-    "Adam+L2, lambda=1.0: ",
-    [round(x, 4) for x in pure_decay(torch.optim.Adam, strong).tolist()],
-)
-print(
-    "AdamW,   lambda=0.01:",
-    [round(x, 4) for x in pure_decay(torch.optim.AdamW, weak).tolist()],
-)
-print(
-    "AdamW,   lambda=1.0: ",
-    [round(x, 4) for x in pure_decay(torch.optim.AdamW, strong).tolist()],
-)
+for name, optimizer_class, decay in [
+    ("Adam+L2, lambda=0.01:", torch.optim.Adam, weak),
+    ("Adam+L2, lambda=1.0: ", torch.optim.Adam, strong),
+    ("AdamW,   lambda=0.01:", torch.optim.AdamW, weak),
+    ("AdamW,   lambda=1.0: ", torch.optim.AdamW, strong),
+]:
+    weights = pure_decay(optimizer_class, decay).tolist()
+    print(name, [round(x, 4) for x in weights])
 # --8<-- [end:why_decoupled]
 
 # %%

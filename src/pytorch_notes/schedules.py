@@ -7,9 +7,9 @@ parameter group, each scaled to that group's own learning rate).
 
 The curve, with ``W = warmup_steps`` and ``T = total_steps``::
 
-    step < W:       lr = base_lr * step / W                       (0 -> base_lr)
-    W <= step < T:  lr = min_lr + (base_lr - min_lr) * (1 + cos(pi * t)) / 2,
-                    t = (step - W) / (T - W)                      (base_lr -> min_lr)
+    step < W:       lr = base_lr * step / W              (0 -> base_lr)
+    W <= step < T:  lr = min_lr + (base_lr - min_lr) * (1 + cos(pi * t)) / 2
+                    with t = (step - W) / (T - W)        (base_lr -> min_lr)
     step >= T:      lr = min_lr
 """
 
