@@ -27,7 +27,7 @@ RESULTS = Path(os.environ.get("PYTORCH_NOTES_RESULTS", ROOT / "test-results"))
 CHROMIUM_NAMES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # nothing but the test server resolves
 ]
 PAGE_BUDGET = 400_000  # bytes transferred by a page at load, its own figures excepted
@@ -78,6 +78,18 @@ class Visit:
         return total
 
 
+# Records what Lighthouse scores a page load on: largest contentful paint, layout shift, and the
+# blocking part of long tasks (over 50 ms), from the browser's own performance entries.
+WEB_VITALS = """
+window.__vitals = {lcp: 0, cls: 0, tbt: 0};
+new PerformanceObserver((list) => list.getEntries().forEach((entry) => {
+  if (entry.entryType === "largest-contentful-paint") window.__vitals.lcp = entry.startTime;
+  if (entry.entryType === "layout-shift" && !entry.hadRecentInput) window.__vitals.cls += entry.value;
+  if (entry.entryType === "longtask") window.__vitals.tbt += Math.max(0, entry.duration - 50);
+})).observe({entryTypes: ["largest-contentful-paint", "layout-shift", "longtask"]});
+"""
+
+
 @pytest.fixture
 def visit(browser, served_site):
     """visit(path, language="en") loads ``served_site + path`` and waits until the network is idle."""
@@ -101,6 +113,7 @@ def visit(browser, served_site):
         page.on("response", lambda response: response.status >= 400 and not response.request.is_navigation_request()
                 and record.broken.append(f"{response.url} ({response.status})"))
         page.on("requestfinished", lambda request: record.finished.append(request))
+        page.add_init_script(WEB_VITALS)
         record.response = page.goto(served_site + path, wait_until="load")
         page.wait_for_load_state("networkidle")
         return record
@@ -118,10 +131,12 @@ def weight_report():
         return
     RESULTS.mkdir(parents=True, exist_ok=True)
     rows = sorted(_weights, key=lambda row: (row["page"], row["language"]))
-    lines = ["| page | language | requests | transferred (KB) | its figures (KB) | DOMContentLoaded (ms) | load (ms) |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| page | language | requests | transferred (KB) | its figures (KB) | DOM nodes | "
+             "DOMContentLoaded (ms) | load (ms) | LCP (ms) | TBT (ms) | CLS |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     lines += [f"| /{row['page']} | {row['language']} | {row['requests']} | {row['bytes'] / 1000:.1f} | "
-              f"{row['figure_bytes'] / 1000:.1f} | {row['dom_content_loaded']:.0f} | {row['load']:.0f} |" for row in rows]
+              f"{row['figure_bytes'] / 1000:.1f} | {row['dom_nodes']} | {row['dom_content_loaded']:.0f} | "
+              f"{row['load']:.0f} | {row['lcp']:.0f} | {row['tbt']:.0f} | {row['cls']:.3f} |" for row in rows]
     (RESULTS / "page-weight.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (RESULTS / "page-weight.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
 
@@ -157,10 +172,14 @@ def test_page_loads_cleanly(visit, path, language):
     assert not raw, f"raw TeX left on the page: {raw[:3]}"
 
     timing = page.evaluate("performance.getEntriesByType('navigation')[0].toJSON()")
+    vitals = page.evaluate("window.__vitals")
     weight = loaded.transferred(figures=False)
     _weights.append({"page": path, "language": language, "requests": len(loaded.finished), "bytes": weight,
                      "figure_bytes": loaded.transferred(figures=True),
-                     "dom_content_loaded": timing["domContentLoadedEventEnd"], "load": timing["loadEventEnd"]})
+                     "dom_content_loaded": timing["domContentLoadedEventEnd"], "load": timing["loadEventEnd"],
+                     "lcp": vitals["lcp"], "tbt": vitals["tbt"], "cls": vitals["cls"],
+                     "dom_nodes": page.evaluate("document.getElementsByTagName('*').length")})
+    assert vitals["cls"] <= 0.1, f"layout shift {vitals['cls']:.3f} (figures need width and height)"
     assert weight <= PAGE_BUDGET, f"/{_prefix(language)}{path} transferred {weight} bytes at load (budget {PAGE_BUDGET})"
     assert not any("search_index.json" in request.url for request in loaded.finished), \
         "the search index is fetched at load (docs/javascripts/lazy-search-index.js holds it until search opens)"
@@ -293,13 +312,13 @@ def test_every_page_passes_axe(browser, site, served_site):
     """axe-core on every page of the site, both languages (desktop, light)."""
     pages = sorted(str(path.relative_to(site).parent) for path in site.rglob("index.html"))
     assert len(pages) > 120
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="light")
-    page = context.new_page()
     found = {}
-    for path in pages:
+    for path in pages:  # a fresh context each: one page's memory never weighs on the next
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="light")
+        page = context.new_page()
         page.goto(served_site + ("" if path == "." else path + "/"), wait_until="load")
         found.update({f"/{path}/ {violation}": 1 for violation in _axe(page)})
-    context.close()
+        context.close()
     assert not found, "\n".join(found)
 
 

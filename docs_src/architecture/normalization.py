@@ -268,12 +268,12 @@ shared = {
     # one group = 2 of the 6 channels
     "Group Norm": (slice(0, 1), slice(0, 2), slice(None)),
 }
-fig = plt.figure(figsize=(12, 3.4))
+fig = plt.figure(figsize=(6.8, 6))
 for i, (title, cells) in enumerate(shared.items()):
     filled = np.ones((n_cells, c_cells, hw_cells), dtype=bool)
     colors = np.full(filled.shape, "#dddddd", dtype=object)
     colors[cells] = "#3b75af"
-    axis = fig.add_subplot(1, 4, i + 1, projection="3d")
+    axis = fig.add_subplot(2, 2, i + 1, projection="3d")
     axis.voxels(filled, facecolors=colors, edgecolor="#555555", linewidth=0.3)
     axis.set_box_aspect((n_cells, c_cells, hw_cells))
     axis.set(xticks=[], yticks=[], zticks=[])

@@ -289,32 +289,32 @@ print(f"NTK-aware base for {s:.0f}x the context: {ntk_base:,.0f}")
 # --8<-- [start:plot]
 import matplotlib.pyplot as plt
 
-fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.8, 6.4))
 table = sinusoidal_encoding(torch.arange(64), 32).numpy()
-image = left.imshow(table, cmap="RdBu", aspect="auto")
-left.set_xlabel("feature (sin at 2i, cos at 2i+1)")
-left.set_ylabel("position")
-left.set_title("sinusoidal encoding, d = 32")
-fig.colorbar(image, ax=left)
+image = top.imshow(table, cmap="RdBu", aspect="auto")
+top.set_xlabel("feature (sin at 2i, cos at 2i+1)")
+top.set_ylabel("position")
+top.set_title("sinusoidal encoding, d = 32")
+fig.colorbar(image, ax=top)
 
 pe_32 = sinusoidal_encoding(torch.arange(128.0), 32)
 torch.manual_seed(0)
 # one vector at positions 0..127
 x_rot = apply_rope(torch.randn(32).expand(128, 32), torch.arange(128))
 offsets = torch.arange(128)
-right.plot(
+bottom.plot(
     offsets.numpy(),
     (pe_32 @ pe_32[0] / 16).numpy(),
     label="sinusoidal: PE(p).PE(p+k) / (d/2)",
 )
-right.plot(
+bottom.plot(
     offsets.numpy(),
     (x_rot @ x_rot[0] / x_rot[0].dot(x_rot[0])).numpy(),
     label="RoPE: x_p.x_(p+k) / |x|^2",
 )
-right.set_xlabel("offset k")
-right.set_ylabel("similarity")
-right.set_title("similarity to position 0 falls with the offset")
-right.legend(fontsize=8)
+bottom.set_xlabel("offset k")
+bottom.set_ylabel("similarity")
+bottom.set_title("similarity to position 0 falls with the offset")
+bottom.legend(fontsize=8)
 fig.tight_layout()
 # --8<-- [end:plot]

@@ -99,7 +99,7 @@ print(f"without zeroing: w = {bad[-1]:.4f}")
 # --8<-- [start:forgot-zero-plot]
 import matplotlib.pyplot as plt
 
-fig, ax = plt.subplots(figsize=(8, 3))
+fig, ax = plt.subplots(figsize=(7, 3))
 ax.plot(good, marker=".", label="w.grad = None\nevery step")
 ax.plot(bad, marker=".", label="gradients left\nto accumulate")
 ax.axhline(3, color="gray", linestyle="--", linewidth=1, label="minimum, w = 3")

@@ -326,7 +326,7 @@ print(
 # --8<-- [start:plot]
 import matplotlib.pyplot as plt
 
-fig, (left, middle, right) = plt.subplots(1, 3, figsize=(9, 3))
+fig, (left, middle, right) = plt.subplots(1, 3, figsize=(7, 2.6))
 left.imshow(image[0, 0].numpy(), cmap="gray")
 left.set_title("input")
 middle.imshow(cam.numpy(), cmap="jet")

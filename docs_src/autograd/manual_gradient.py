@@ -70,7 +70,7 @@ print(
 # --8<-- [start:plot]
 import matplotlib.pyplot as plt
 
-fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3))
+fig, (left, right) = plt.subplots(1, 2, figsize=(7, 3))
 left.plot(history)
 left.set(xlabel="step", ylabel="MSE loss", yscale="log", title="Loss")
 right.scatter(x.numpy(), y.numpy(), s=8, label="data")

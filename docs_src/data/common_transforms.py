@@ -198,12 +198,10 @@ panels = [
     (squashed, "Resize((128, 128))"),
     (short_side, "Resize(128)"),
 ]
-fig, axes = plt.subplots(
-    1, 3, figsize=(10, 3), width_ratios=[p.width / p.height for p, _ in panels]
-)
+fig, axes = plt.subplots(1, 3, figsize=(7, 1.9))
 for axis, (picture, title) in zip(axes, panels):
     axis.imshow(to_tensor(picture).permute(1, 2, 0).numpy())
-    axis.set_title(f"{title}: {picture.width} x {picture.height}")
+    axis.set_title(f"{title}: {picture.width} x {picture.height}", fontsize=10)
     axis.axis("off")
 fig.tight_layout()
 # --8<-- [end:resize-figure]

@@ -112,7 +112,7 @@ for event_file in sorted((base / "compare").rglob("events.out.tfevents.*")):
 # --8<-- [start:plot]
 import matplotlib.pyplot as plt
 
-fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+fig, (left, right) = plt.subplots(1, 2, figsize=(7, 3.2))
 steps, values = zip(*read_scalars(base / "scalars")["y=2x"])
 left.plot(steps, values)
 left.set_title("y=2x  (run: scalars)")

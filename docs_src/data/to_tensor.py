@@ -62,7 +62,8 @@ import matplotlib.pyplot as plt
 red, green, blue = tensor.mean(dim=(1, 2))  # mean brightness of each plane
 assert blue > red + 0.3  # mostly blue background: bright in B, dark in R
 
-fig, axes = plt.subplots(1, 4, figsize=(12, 3))
+fig, axes = plt.subplots(2, 2, figsize=(7, 5))
+axes = axes.flatten()  # the 2 x 2 grid, row by row
 axes[0].imshow(tensor.permute(1, 2, 0).numpy())  # matplotlib wants (H, W, C)
 axes[0].set_title("image")
 for axis, channel, name in zip(axes[1:], tensor, ["R", "G", "B"]):

@@ -393,12 +393,13 @@ curves = [
     (cycle_lrs, "OneCycleLR(max_lr=0.1, pct_start=0.25)"),
     (warmup_lrs, "warmup_cosine (8 warmup steps)"),
 ]
-fig, axes = plt.subplots(1, 4, figsize=(14, 3), sharey=True)
-for axis, (lrs, title) in zip(axes, curves):
+fig, axes = plt.subplots(2, 2, figsize=(6.8, 5), sharey=True)
+for axis, (lrs, title) in zip(axes.flat, curves):
     axis.plot(torch.arange(len(lrs)).numpy(), torch.tensor(lrs).numpy())
     axis.set_title(title, fontsize=9)
     axis.set_xlabel("step")
-axes[0].set_ylabel("learning rate")
+for axis in axes[:, 0]:
+    axis.set_ylabel("learning rate")
 fig.tight_layout()
 # --8<-- [end:plot]
 

@@ -95,10 +95,8 @@ print(
 import matplotlib.pyplot as plt
 
 shown = (0, 2, 5, 10, 20, 50)
-fig, axes = plt.subplots(
-    1, len(shown), figsize=(12, 2.4), sharex=True, sharey=True
-)
-for axis, t in zip(axes, shown):
+fig, axes = plt.subplots(2, 3, figsize=(6.8, 4.6), sharex=True, sharey=True)
+for axis, t in zip(axes.flat, shown):
     x_t = (
         alpha_bars[t].sqrt().float() * ring[:1000]
         + (1 - alpha_bars[t]).sqrt().float() * noise[:1000]
@@ -108,8 +106,8 @@ for axis, t in zip(axes, shown):
         f"t = {t}, $\\bar\\alpha_t$ = {alpha_bars[t]:.2g}", fontsize=9
     )
     axis.set_aspect("equal")
-axes[0].set_xlim(-3.5, 3.5)
-axes[0].set_ylim(-3.5, 3.5)
+axes[0, 0].set_xlim(-3.5, 3.5)
+axes[0, 0].set_ylim(-3.5, 3.5)
 fig.tight_layout()
 
 # How sharp is the ring? Spread of |x_t| relative to a round Gaussian cloud.
@@ -502,16 +500,16 @@ trajectory = ddpm_sample(
     generator=torch.Generator().manual_seed(0),
     return_trajectory=True,
 )  # trajectory[t] = x_t
-fig, axes = plt.subplots(
-    1, len(shown), figsize=(12, 2.4), sharex=True, sharey=True
-)
-for axis, t in zip(axes, shown[::-1]):
+fig, axes = plt.subplots(2, 3, figsize=(6.8, 4.6), sharex=True, sharey=True)
+for axis, t in zip(axes.flat, shown[::-1]):
     axis.scatter(*trajectory[t].numpy().T, s=1, color="C1")
     axis.set_title(f"sampling, t = {t}", fontsize=9)
     axis.set_aspect("equal")
 # the data's mode centres
-axes[-1].scatter(*centres.numpy().T, marker="+", s=60, linewidths=1, color="C3")
-axes[0].set_xlim(-3.5, 3.5)
-axes[0].set_ylim(-3.5, 3.5)
+axes[-1, -1].scatter(
+    *centres.numpy().T, marker="+", s=60, linewidths=1, color="C3"
+)
+axes[0, 0].set_xlim(-3.5, 3.5)
+axes[0, 0].set_ylim(-3.5, 3.5)
 fig.tight_layout()
 # --8<-- [end:sample_plot]

@@ -262,11 +262,11 @@ panels = [
     (generated, f"GAN, seed 0: {covered[0]} modes", "C0"),
     (samples[worst], f"GAN, seed {worst}: {covered[worst]} modes", "C1"),
 ]
-fig, axes = plt.subplots(1, 3, figsize=(9, 3.4), sharex=True, sharey=True)
+fig, axes = plt.subplots(1, 3, figsize=(7, 2.8), sharex=True, sharey=True)
 for axis, (points, title, colour) in zip(axes, panels):
     axis.scatter(*points.numpy().T, s=2, color=colour)
     axis.scatter(*centres.numpy().T, marker="x", color="C3")
-    axis.set_title(title)
+    axis.set_title(title, fontsize=10)
     axis.set_aspect("equal")
 fig.tight_layout()
 # --8<-- [end:plot]

@@ -286,7 +286,7 @@ assert diverse_groups(lm, 2, 0.0, 6) == [greedy.tokens] * 2
 import matplotlib.pyplot as plt
 
 kept_prefixes = {prefix for kept in history for prefix, _ in kept}
-fig, axis = plt.subplots(figsize=(9, 4.5))
+fig, axis = plt.subplots(figsize=(6.8, 4.5))
 frontier = [((BOS,), 0.0)]
 for step in range(1, 6):
     grown = []

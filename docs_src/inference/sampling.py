@@ -334,7 +334,7 @@ panels = {
         logits, [0, 3], 1.5
     ).softmax(dim=-1),
 }
-fig, axes = plt.subplots(2, 3, figsize=(10, 5.5), sharey=True)
+fig, axes = plt.subplots(2, 3, figsize=(6.8, 4.8), sharey=True)
 for axis, (title, dist) in zip(axes.flat, panels.items()):
     axis.bar(words, probs.numpy(), color="lightgray", label="original")
     axis.bar(words, dist.numpy(), width=0.5, color="tab:blue", label="after")

@@ -272,22 +272,29 @@ print(
 # --8<-- [start:plot]
 import matplotlib.pyplot as plt
 
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), layout="constrained")
-axes[0].plot(losses)
-axes[0].axhline(
+fig, axes = plt.subplot_mosaic(
+    [["loss", "loss"], ["before", "after"]],
+    figsize=(6.8, 6),
+    height_ratios=[2, 3],
+    layout="constrained",
+)
+axes["loss"].plot(losses)
+axes["loss"].axhline(
     math.log(128), color="gray", linestyle="--", label="chance, log 128"
 )
-axes[0].set_xlabel("step")
-axes[0].set_ylabel("InfoNCE loss")
-axes[0].legend()
+axes["loss"].set_xlabel("step")
+axes["loss"].set_ylabel("InfoNCE loss")
+axes["loss"].legend()
 panels = [
-    (axes[1], sim_before, "before training"),
-    (axes[2], sim_after, "after training"),
+    (axes["before"], sim_before, "before training"),
+    (axes["after"], sim_after, "after training"),
 ]
 for axis, s, title in panels:
     image = axis.imshow(s[:12, :12].numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
     axis.set_title(title)
     axis.set_xlabel("view 2 of held-out point j")
     axis.set_ylabel("view 1 of point i")
-fig.colorbar(image, ax=axes[1:], label="cosine similarity")
+fig.colorbar(
+    image, ax=[axes["before"], axes["after"]], label="cosine similarity"
+)
 # --8<-- [end:plot]

@@ -386,24 +386,26 @@ labels = [
     for k, c in zip(every_class[show].tolist(), every_colour[show].tolist())
 ]
 
-fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
-left.plot(losses, label="CLIP loss")
-left.axhline(
+fig, (top, bottom) = plt.subplots(
+    2, 1, figsize=(6, 8.3), height_ratios=[2, 3], layout="constrained"
+)
+top.plot(losses, label="CLIP loss")
+top.axhline(
     math.log(K * C), color="gray", linestyle="--", label="chance, log 24"
 )
-left.set_xlabel("step")
-left.set_ylabel("loss")
-twin = left.twinx()
+top.set_xlabel("step")
+top.set_ylabel("loss")
+twin = top.twinx()
 twin.plot(scales, color="tab:orange", label="exp(logit_scale)")
 twin.set_ylabel("scale", color="tab:orange")
-left.legend(loc="center right")
-image = right.imshow(cosines.numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
-right.set_xticks(range(12), labels, rotation=60, ha="right", fontsize=8)
-right.set_yticks(range(12), labels, fontsize=8)
-right.set_xlabel("caption")
-right.set_ylabel("image")
-right.set_title("cosine similarity, held-out pairs")
-fig.colorbar(image, ax=right)
+top.legend(loc="center right")
+image = bottom.imshow(cosines.numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+bottom.set_xticks(range(12), labels, rotation=60, ha="right", fontsize=8)
+bottom.set_yticks(range(12), labels, fontsize=8)
+bottom.set_xlabel("caption")
+bottom.set_ylabel("image")
+bottom.set_title("cosine similarity, held-out pairs")
+fig.colorbar(image, cax=bottom.inset_axes([1.05, 0, 0.05, 1]))
 # --8<-- [end:plot]
 
 # %%

@@ -279,7 +279,9 @@ curves = {
     "Tanh": nn.Tanh(),
 }
 z = torch.linspace(-4, 4, 401, requires_grad=True)
-fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+fig, (left, right) = plt.subplots(
+    1, 2, figsize=(6.8, 3.6), layout="constrained"
+)
 for name, activation in curves.items():
     y = activation(z)
     (slope,) = torch.autograd.grad(y.sum(), z)  # the derivative at every point
@@ -294,8 +296,10 @@ right.set_title("derivative f'(z)")
 for axis in (left, right):
     axis.axhline(0, color="gray", linewidth=0.5)
     axis.set_xlabel("z")
-    axis.legend()
-fig.tight_layout()
+# one legend below both panels: they draw the same five functions
+fig.legend(
+    *left.get_legend_handles_labels(), loc="outside lower center", ncols=5
+)
 # --8<-- [end:curves]
 
 # %%

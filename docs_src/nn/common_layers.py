@@ -57,7 +57,7 @@ assert torch.allclose(z.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-5)
 assert torch.allclose(
     z.std(dim=(0, 2, 3), unbiased=False), torch.ones(3), atol=1e-3
 )
-fig, (before, after) = plt.subplots(1, 2, figsize=(8, 3))
+fig, (before, after) = plt.subplots(1, 2, figsize=(7, 3))
 for c in range(3):
     before.hist(
         x[:, c].flatten().numpy(), bins=30, alpha=0.6, label=f"channel {c}"

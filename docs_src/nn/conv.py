@@ -250,9 +250,9 @@ assert edges_x[8, 6] == -2  # bright->grey is half the step, half the response
 # a horizontal edge: only sobel_y sees it
 assert edges_y[4, 8] == 4 and edges_x[4, 8] == 0
 
-fig, axes = plt.subplots(1, 4, figsize=(10, 2.8))
+fig, axes = plt.subplots(2, 2, figsize=(5.6, 5.6))
 for ax, img, title in zip(
-    axes,
+    axes.flat,
     [picture, edges_x, edges_y, magnitude],
     ["image", "Sobel x", "Sobel y", "edge magnitude"],
 ):

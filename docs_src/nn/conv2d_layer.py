@@ -173,8 +173,8 @@ import matplotlib.pyplot as plt
 panels = [(images[0].permute(1, 2, 0), "input")]
 panels += [(output[0, c].detach(), f"channel {c}") for c in range(6)]
 panels += [(edges[0, 0], "Sobel x")]
-fig, axes = plt.subplots(1, 8, figsize=(12, 1.9))
-for axis, (picture, title) in zip(axes, panels):
+fig, axes = plt.subplots(2, 4, figsize=(7, 3.8))
+for axis, (picture, title) in zip(axes.flat, panels):
     # each map scaled to its own min..max
     axis.imshow(picture.numpy(), cmap="gray")
     axis.set_title(title, fontsize=9)

@@ -287,7 +287,7 @@ assert torch.equal(eval_scores, train_scores)
 # --8<-- [start:curves]
 import matplotlib.pyplot as plt
 
-fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3))
+fig, (left, right) = plt.subplots(1, 2, figsize=(7, 3))
 left.plot(range(1, len(step_losses) + 1), step_losses, label="each batch")
 steps_per_epoch = len(train_loader)
 epoch_ends = [steps_per_epoch * (e + 1) for e in range(EPOCHS)]

@@ -253,7 +253,7 @@ print(
 # --8<-- [start:plot]
 import matplotlib.pyplot as plt
 
-fig, axes = plt.subplots(1, 3, figsize=(9, 3))
+fig, axes = plt.subplots(1, 3, figsize=(7, 2.6))
 panels = [
     (picture, "input 16x16"),
     (max_pooled, "MaxPool2d(2): 8x8"),

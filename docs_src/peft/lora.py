@@ -337,21 +337,23 @@ print(
 # --8<-- [start:plot]
 import matplotlib.pyplot as plt
 
-fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
-left.semilogy(full_losses, label="full fine-tuning (1,056 parameters)")
-left.semilogy(lora_losses, label="LoRA r=4 (256 parameters)")
-left.set_xlabel("step")
-left.set_ylabel("MSE loss")
-left.set_title("Fine-tuning on the toy task")
-left.legend()
+fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.8, 6.4))
+top.semilogy(full_losses, label="full fine-tuning (1,056 parameters)")
+top.semilogy(lora_losses, label="LoRA r=4 (256 parameters)")
+top.set_xlabel("step")
+top.set_ylabel("MSE loss")
+top.set_title("Fine-tuning on the toy task")
+top.legend()
 
-right.semilogy(
+bottom.semilogy(
     torch.linalg.svdvals(delta_full).numpy(), "o-", label="full fine-tuning"
 )
-right.semilogy(torch.linalg.svdvals(delta_lora).numpy(), "s-", label="LoRA r=4")
-right.set_xlabel("index")
-right.set_ylabel("singular value of the change to W")
-right.set_title("Singular values of W - W0")
-right.legend()
+bottom.semilogy(
+    torch.linalg.svdvals(delta_lora).numpy(), "s-", label="LoRA r=4"
+)
+bottom.set_xlabel("index")
+bottom.set_ylabel("singular value of the change to W")
+bottom.set_title("Singular values of W - W0")
+bottom.legend()
 fig.tight_layout()
 # --8<-- [end:plot]

@@ -285,7 +285,7 @@ print(
 import matplotlib.pyplot as plt
 
 epochs = [record["epoch"] for record in history]
-fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3))
+fig, (left, right) = plt.subplots(1, 2, figsize=(7, 3))
 for split in ("train", "val"):
     left.plot(
         epochs,

@@ -9,12 +9,17 @@ import torch
 from pytorch_notes._checks import check_int, check_tensor
 
 
+COLUMN_INCHES = 7.0  # the page's text column on a desktop (688 px); figures are drawn to fit it
+
+
 def show_images(images: torch.Tensor, titles: Sequence[str] | None = None, ncols: int = 8,
                 size: float = 1.2):
     """Draw a batch ``(N, C, H, W)`` of images as a grid and return the matplotlib figure.
 
     Values must lie in [0, 1] (what ``ToTensor`` gives); use the un-normalized
     images. One or three channels. ``titles`` (one per image) go above the images.
+    Each image is ``size`` inches wide, less if the row would be wider than the
+    page's column (``COLUMN_INCHES``).
     The images are copied to the CPU first (drawing needs them there), so the
     range check reads no GPU memory.
 
@@ -35,6 +40,7 @@ def show_images(images: torch.Tensor, titles: Sequence[str] | None = None, ncols
         raise ValueError(f"got {len(titles)} titles for {len(images)} images")
     ncols = min(check_int("ncols", ncols, 1), len(images))
     nrows = -(-len(images) // ncols)
+    size = min(size, COLUMN_INCHES / ncols)
     figure, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3 * nrows * bool(titles)),
                                 squeeze=False)
     for index, axis in enumerate(axes.flat):
