@@ -223,6 +223,7 @@ def _execute(fences, page_name: str) -> dict:
 FIGURE_TEXT = Path(__file__).with_name("figure_text.zh.yml")
 SVG_TEXT = re.compile(r"(<text\b[^>]*>)(.*?)(</text>)", flags=re.S)
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+# the fonts of the zh pages' stack (extra.css): an SVG shown by <img> does not see the page's CSS
 CJK_FONTS = ("'PingFang SC', 'Hiragino Sans GB', 'Microsoft YaHei', 'Noto Sans CJK SC', "
              "'Source Han Sans SC', 'WenQuanYi Micro Hei', sans-serif")
 
@@ -248,13 +249,12 @@ class FigureText:
     def translate(self, line: str, page: str = "") -> str | None:
         """``line`` (drawn on ``page``, e.g. "data/cifar10") in Chinese, ``line`` itself when it needs
         no translation, None when the table lacks it."""
-        if line.strip() in self.pages.get(page, {}):
-            return self.pages[page][line.strip()]
-        if line.strip() in self.exact:
-            return self.exact[line.strip()]
+        text = line.strip()
+        exact = self.exact | self.pages.get(page, {})  # a page's own entries win
+        if text in exact:
+            return exact[text]
         for pattern, value in self.patterns:
-            match = pattern.match(line.strip())
-            if match:
+            if match := pattern.match(text):
                 return value.format(*match.groups())
         return None if self.english(line) else line
 
