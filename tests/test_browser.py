@@ -296,7 +296,8 @@ def test_chinese_404_page(visit, served_site):
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 # the heaviest pages (most math, figures, DOM) and the home page, in both languages
-HEAVY = ["", "generative/ddpm/", "architecture/attention/", "nn/lenet/", "engineering/checkpointing/", "reference/"]
+HEAVY = ["", "generative/ddpm/", "architecture/attention/", "nn/lenet/", "engineering/checkpointing/", "reference/",
+         "losses/kl-divergence/"]  # (and the page with the longest inline formula)
 
 
 def _axe(page) -> list[str]:
@@ -347,6 +348,12 @@ def test_heavy_pages_pass_axe_and_fit_on_a_phone_and_a_desk_in_light_and_dark(
                            (box.tagName === 'DIV' && box.tabIndex !== 0))
             .map(box => box.textContent.slice(0, 40))""")
         problems += [f"/{path} overflows with no scroll box: {text!r}" for text in wider]
+        off_column = page.evaluate("""() => {
+            const right = document.querySelector('article').getBoundingClientRect().right;
+            return [...document.querySelectorAll('article span.arithmatex')]
+                .filter(math => math.getBoundingClientRect().right > right + 1)
+                .map(math => math.textContent.slice(0, 40)) }""")
+        problems += [f"/{path} inline math runs past the column: {text!r}" for text in off_column]
         if device == "desktop":
             cut = page.evaluate("""() => [...document.querySelectorAll('article .highlight:not(.no-copy) pre > code')]
                 .filter(code => code.scrollWidth > code.parentElement.clientWidth + 1)
