@@ -7,10 +7,13 @@ const zh = document.documentElement.lang.startsWith("zh");
 
 const markScrollBoxes = () => {
   const boxes = "article pre > code, article .md-typeset__scrollwrap, article div.arithmatex";
-  for (const box of document.querySelectorAll(boxes)) {
-    const wide = box.scrollWidth > box.clientWidth + 1;
+  // Measure every box first, then change attributes: a read after a write would
+  // make the browser lay the page out again for each box.
+  const wide = [...document.querySelectorAll(boxes)]
+    .map((box) => [box, box.scrollWidth > box.clientWidth + 1]);
+  for (const [box, scrolls] of wide) {
     const equation = box.matches("div.arithmatex");
-    if (wide) {
+    if (scrolls) {
       box.tabIndex = 0;
       if (equation) {
         box.setAttribute("role", "region");

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 02 Autograd basics: requires_grad, backward, accumulation, backward(v) =
+# # 03 Autograd basics: requires_grad, backward, accumulation, backward(v) =
 # vᵀJ, no_grad Book page: autograd/autograd-basics
 
 # %%

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 03 Computational graph: grad_fn, leaves, retain_graph, detach, a graph built
+# # 04 Computational graph: grad_fn, leaves, retain_graph, detach, a graph built
 # at run time Book page: autograd/computational-graph
 
 # %%

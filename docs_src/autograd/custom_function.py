@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 07 Custom autograd.Function: ReLU, straight-through estimator, multi-input,
+# # 08 Custom autograd.Function: ReLU, straight-through estimator, multi-input,
 # gradcheck Book page: autograd/custom-function
 
 # %%

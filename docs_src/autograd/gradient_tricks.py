@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 06 Gradient tricks: accumulation, clipping, checking, freezing
+# # 07 Gradient tricks: accumulation, clipping, checking, freezing
 # Book page: autograd/gradient-tricks
 
 # %%

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 04 Hooks: look at (and change) what flows through autograd and modules
+# # 05 Hooks: look at (and change) what flows through autograd and modules
 # Book page: autograd/hooks
 
 # %%
@@ -236,7 +236,7 @@ cnn = nn.Sequential(
     nn.Linear(16, 2),
 )
 train_images, train_labels = make_images(128)
-for _ in range(100):  # plain full-batch gradient descent, as in chapter 01
+for _ in range(100):  # plain full-batch gradient descent, as in chapter 02
     loss = F.cross_entropy(cnn(train_images), train_labels)
     cnn.zero_grad()
     loss.backward()

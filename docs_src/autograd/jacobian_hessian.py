@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 05 Jacobian and higher order: VJP, JVP, Jacobian, Hessian, Newton
+# # 06 Jacobian and higher order: VJP, JVP, Jacobian, Hessian, Newton
 # Book page: autograd/jacobian-hessian
 
 # %%

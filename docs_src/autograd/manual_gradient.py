@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 01 Manual gradient: fit y = 2x + 1 with the chain rule by hand
+# # 02 Manual gradient: fit y = 2x + 1 with the chain rule by hand
 # Book page: autograd/manual-gradient
 
 # %%

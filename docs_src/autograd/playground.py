@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 00 Playground: PyTorch, a derivative and a Jacobian in five minutes
+# # 01 Playground: PyTorch, a derivative and a Jacobian in five minutes
 # Book page: autograd/playground
 
 # %%
@@ -53,7 +53,7 @@ ys = xs**2 + 3 * xs
 # ys[i] depends on xs[i] only, so this gives every dy/dx at once
 ys.sum().backward()
 
-values = xs.detach()  # the numbers, without the autograd record (chapter 03)
+values = xs.detach()  # the numbers, without the autograd record (chapter 04)
 assert torch.allclose(xs.grad, 2 * values + 3)
 lowest = ys.argmin().item()
 # the minimum: slope zero

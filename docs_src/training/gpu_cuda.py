@@ -277,3 +277,16 @@ assert optimizer.state[weight]["step"] == steps_before + 1 + 3  # warm-up + 3
 # the number is yours to print
 print(f"timed one training step on a batch of {len(images)} on {device.type}")
 # --8<-- [end:time-op]
+
+# %%
+# --8<-- [start:flops]
+size = 512
+ones = torch.ones(size, size, device=device)
+# with all ones, every product term adds 1: n^3 of them
+assert (ones @ ones).sum().item() == size**3
+a = torch.randn(size, size, device=device)
+b = torch.randn(size, size, device=device)
+matmul_seconds = time_op(lambda: a @ b, device=device, repeats=5, warmup=1)
+gflops = 2 * size**3 / matmul_seconds / 1e9  # the number is yours to print
+print(f"one {size}x{size} matmul: {2 * size**3:,} floating-point operations")
+# --8<-- [end:flops]
