@@ -7,7 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from pytorch_notes.attention import (
+    CausalSelfAttention,
     GatedCrossAttention,
+    KVCache,
     MultiHeadAttention,
     QFormerBlock,
     causal_mask,
@@ -268,3 +270,167 @@ def test_qformer_block_rejects_bad_input():
         block(torch.randn(2, 3, 8))
     with pytest.raises(ValueError, match="media_dim=6"):
         block(torch.randn(3, 6))
+
+
+# --- KVCache (chapter architecture/attention-inference) ---
+
+
+def test_kv_cache_appends_along_the_positions():
+    torch.manual_seed(0)
+    cache = KVCache()
+    assert len(cache) == 0
+    k1, v1 = torch.randn(2, 3, 4, 5), torch.randn(2, 3, 4, 5)
+    keys, values = cache.append(k1, v1)
+    assert len(cache) == 4 and torch.equal(keys, k1) and torch.equal(values, v1)
+    k2, v2 = torch.randn(2, 3, 1, 5), torch.randn(2, 3, 1, 5)
+    keys, values = cache.append(k2, v2)
+    assert len(cache) == 5 and keys.shape == values.shape == (2, 3, 5, 5)
+    assert torch.equal(keys, torch.cat([k1, k2], dim=2)) and torch.equal(values, torch.cat([v1, v2], dim=2))
+
+
+def test_kv_cache_rejects_bad_input():
+    cache = KVCache()
+    x = torch.randn(2, 3, 4, 5)
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        cache.append(x.tolist(), x)
+    with pytest.raises(TypeError, match="floating-point"):
+        cache.append(x, x.long())
+    with pytest.raises(ValueError, match=r"\(batch, kv_heads, new_positions, head_dim\)"):
+        cache.append(torch.randn(3, 4, 5), torch.randn(3, 4, 5))
+    with pytest.raises(ValueError, match="same shape"):
+        cache.append(x, torch.randn(2, 3, 4, 6))
+    with pytest.raises(TypeError, match="same dtype"):
+        cache.append(x, x.double())
+    assert len(cache) == 0  # nothing was cached by a refused call
+    cache.append(x, x)
+    for bad in (torch.randn(1, 3, 1, 5), torch.randn(2, 2, 1, 5), torch.randn(2, 3, 1, 4)):
+        with pytest.raises(ValueError, match="cached"):
+            cache.append(bad, bad)
+    with pytest.raises(TypeError, match="cached dtype"):
+        cache.append(x.double(), x.double())
+    assert len(cache) == 4
+
+
+# --- CausalSelfAttention and the fused path of MultiHeadAttention (chapter architecture/attention-inference) ---
+
+
+@pytest.mark.parametrize("num_kv_heads", [4, 2, 1])
+def test_causal_self_attention_with_cache_matches_the_full_pass(num_kv_heads):
+    torch.manual_seed(0)
+    attn = CausalSelfAttention(16, 4, num_kv_heads)
+    x = torch.randn(2, 7, 16)
+    with torch.no_grad():
+        full = attn(x)
+        cache = KVCache()
+        parts = [attn(x[:, :3], cache)] + [attn(x[:, i:i + 1], cache) for i in range(3, 7)]
+        parts_of_two = [attn(x[:, i:i + 2], c) for c in [KVCache()] for i in (0, 2, 4)]
+    assert torch.allclose(torch.cat(parts, dim=1), full, atol=1e-6)
+    assert torch.allclose(torch.cat(parts_of_two, dim=1), full[:, :6], atol=1e-6)
+    assert len(cache) == 7 and cache.keys.shape == (2, num_kv_heads, 7, 4)
+    changed = x.clone()
+    changed[:, 5:] = torch.randn(2, 2, 16)
+    with torch.no_grad():
+        assert torch.equal(attn(changed)[:, :5], full[:, :5])  # causal: the future is never read
+
+
+def test_causal_self_attention_shares_keys_and_values_within_a_group():
+    torch.manual_seed(0)
+    gqa = CausalSelfAttention(16, 4, 2)
+    mha = CausalSelfAttention(16, 4)
+    with torch.no_grad():
+        for name in ("q_proj", "out_proj"):
+            getattr(mha, name).load_state_dict(getattr(gqa, name).state_dict())
+        for name in ("k_proj", "v_proj"):  # kv head j serves query heads 2j and 2j + 1
+            weight = getattr(gqa, name).weight.view(2, 4, 16).repeat_interleave(2, dim=0).reshape(16, 16)
+            getattr(mha, name).weight.copy_(weight)
+            getattr(mha, name).bias.copy_(getattr(gqa, name).bias.view(2, 4).repeat_interleave(2, dim=0).reshape(16))
+        x = torch.randn(3, 5, 16)
+        assert torch.allclose(gqa(x), mha(x), atol=1e-6)
+    assert sum(p.numel() for p in gqa.parameters()) == 2 * (16 * 16 + 16) + 2 * (16 * 8 + 8)
+
+
+@pytest.mark.parametrize("args, error", [((16.0, 4), TypeError), ((16, 4, "2"), TypeError), ((16, 4, True), TypeError),
+                                         ((0, 1), ValueError), ((16, 3), ValueError), ((16, 4, 3), ValueError),
+                                         ((16, 4, 0), ValueError), ((16, 2, 4), ValueError)])
+def test_causal_self_attention_rejects_bad_sizes(args, error):
+    with pytest.raises(error):
+        CausalSelfAttention(*args)
+
+
+def test_causal_self_attention_rejects_bad_input():
+    attn = CausalSelfAttention(16, 4, 2)
+    x = torch.randn(2, 3, 16)
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        attn(x.tolist())
+    with pytest.raises(TypeError, match="floating-point"):
+        attn(x.long())
+    with pytest.raises(ValueError, match="d_model=16"):
+        attn(torch.randn(2, 3, 8))
+    with pytest.raises(TypeError, match="KVCache"):
+        attn(x, cache=[])
+    cache = KVCache()
+    attn(x, cache)
+    with pytest.raises(ValueError, match="cached"):
+        attn(torch.randn(1, 1, 16), cache)  # another batch size than the cached one
+
+
+def test_multi_head_attention_fused_path_matches_the_book_path():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(16, 4)
+    x, memory = torch.randn(2, 5, 16), torch.randn(2, 7, 16)
+    mask = torch.rand(2, 5, 7) > 0.3
+    mask[..., 0] = True
+    outputs, grads = [], []
+    for need_weights in (True, False):
+        mha.zero_grad()
+        output, weights = mha(x, memory, memory, mask=mask, need_weights=need_weights)
+        assert (weights is None) == (not need_weights)
+        (output * torch.arange(16.0)).sum().backward()
+        grads.append([p.grad.clone() for p in mha.parameters()])
+        outputs.append(output)
+    assert torch.allclose(outputs[0], outputs[1], atol=1e-6)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(*grads))
+    with pytest.raises(TypeError, match="need_weights"):
+        mha(x, x, x, need_weights=0)
+
+
+# --- What the chapter architecture/attention-inference says about the GPU backends (run with -m gpu) ---
+
+
+@pytest.mark.gpu
+def test_sdpa_backends_on_a_gpu():
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    if torch.cuda.get_device_capability() < (8, 0):
+        pytest.skip("the chapter's table is about sm80 and newer")
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 128, 64, device="cuda") for _ in range(3))
+    mask = causal_mask(128, device="cuda")
+    expected = F.scaled_dot_product_attention(q.double(), k.double(), v.double(), is_causal=True)
+    for dtype in (torch.float16, torch.bfloat16):  # FlashAttention: half precision, no explicit mask
+        with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+            flash = F.scaled_dot_product_attention(q.to(dtype), k.to(dtype), v.to(dtype), is_causal=True)
+            with pytest.raises(RuntimeError):
+                F.scaled_dot_product_attention(q.to(dtype), k.to(dtype), v.to(dtype), attn_mask=mask)
+        assert torch.allclose(flash.double(), expected, atol=2e-2)
+    with sdpa_kernel(SDPBackend.FLASH_ATTENTION), pytest.raises(RuntimeError):
+        F.scaled_dot_product_attention(q, k, v, is_causal=True)  # float32
+    with sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION):  # float32 with a mask: memory-efficient attention
+        efficient = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    assert torch.allclose(efficient.double(), expected, atol=1e-4)
+    with sdpa_kernel(SDPBackend.MATH):  # float64 only on the math backend
+        assert torch.allclose(F.scaled_dot_product_attention(q.double(), k.double(), v.double(),
+                                                             attn_mask=mask), expected)
+
+
+@pytest.mark.gpu
+def test_causal_self_attention_with_cache_on_a_gpu():
+    torch.manual_seed(0)
+    attn = CausalSelfAttention(64, 8, 2).to("cuda", torch.float16)
+    x = torch.randn(2, 12, 64, device="cuda", dtype=torch.float16)
+    with torch.no_grad():
+        full = attn(x)
+        cache = KVCache()
+        steps = [attn(x[:, :4], cache)] + [attn(x[:, i:i + 1], cache) for i in range(4, 12)]
+    assert torch.allclose(torch.cat(steps, dim=1).float(), full.float(), atol=1e-2)
+    assert cache.keys.dtype == torch.float16 and cache.keys.device.type == "cuda"

@@ -1,7 +1,9 @@
 """Scaled dot-product attention, the causal mask and multi-head attention, from scratch.
 
 Introduced by the chapter "Attention from scratch" (architecture/attention).
-The cross-attention blocks of multimodal models, :class:`GatedCrossAttention`
+The inference pieces, :class:`KVCache` and :class:`CausalSelfAttention` (with
+grouped-query heads), are introduced by the chapter "Attention at inference"
+(architecture/attention-inference). The cross-attention blocks of multimodal models, :class:`GatedCrossAttention`
 (Flamingo) and :class:`QFormerBlock` (BLIP-2), are introduced by the chapter
 "Cross-attention" (multimodal/cross-attention).
 """
@@ -12,8 +14,9 @@ import math
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from pytorch_notes._checks import check_int, check_tensor
+from pytorch_notes._checks import check_int, check_same_shape, check_tensor, check_type
 
 
 def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
@@ -107,18 +110,25 @@ class MultiHeadAttention(nn.Module):
         return x.view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
 
     def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                mask: torch.Tensor | None = None,
+                need_weights: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend from ``query`` (N, L, d_model) to ``key``/``value`` (N, S, d_model).
 
         Args:
             mask: optional bool mask, ``(L, S)`` or ``(N, L, S)``, ``True`` = keep.
+            need_weights: ``True`` (the default) computes the heads with the
+                book's :func:`scaled_dot_product_attention` and returns the
+                weights; ``False`` calls ``torch.nn.functional.scaled_dot_product_attention``,
+                which may pick a fused kernel that never stores the weights, and
+                returns ``None`` for them (chapter architecture/attention-inference).
 
         Returns:
             ``(output, weights)``: ``(N, L, d_model)`` and the weights averaged over
-            the heads, ``(N, L, S)``.
+            the heads, ``(N, L, S)`` (``None`` when ``need_weights`` is ``False``).
 
         Raises:
-            TypeError: if an input is not a floating-point tensor, or the mask not a bool tensor.
+            TypeError: if an input is not a floating-point tensor, the mask not a bool
+                tensor, or need_weights not a bool.
             ValueError: if an input is not 3-D with last dimension d_model, the batch
                 sizes differ, key and value lengths differ, or the mask has the wrong shape.
         """
@@ -132,13 +142,17 @@ class MultiHeadAttention(nn.Module):
             if mask.dim() not in (2, 3):
                 raise ValueError(f"mask must have shape (L, S) or (N, L, S), got {tuple(mask.shape)}")
             mask = mask[:, None] if mask.dim() == 3 else mask  # (N, L, S) -> (N, 1, L, S): one mask for all heads
+        check_type("need_weights", need_weights, bool, "a bool")
         q = self.split_heads(self.q_proj(query))
         k = self.split_heads(self.k_proj(key))
         v = self.split_heads(self.v_proj(value))
-        heads, weights = scaled_dot_product_attention(q, k, v, mask)  # (N, H, L, head_dim), (N, H, L, S)
+        if need_weights:
+            heads, weights = scaled_dot_product_attention(q, k, v, mask)  # (N, H, L, head_dim), (N, H, L, S)
+        else:
+            heads, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask), None
         batch, _, length, _ = heads.shape
         merged = heads.transpose(1, 2).reshape(batch, length, self.d_model)
-        return self.out_proj(merged), weights.mean(dim=1)
+        return self.out_proj(merged), None if weights is None else weights.mean(dim=1)
 
 
 # --- Cross-attention between modalities (chapter multimodal/cross-attention) ---
@@ -272,3 +286,141 @@ class QFormerBlock(nn.Module):
         attended, weights = self.cross_attn(self.cross_norm(q), media, media)
         q = q + attended
         return q + self.ffn(q), weights
+
+
+# --- Attention at inference (chapter architecture/attention-inference) ---
+
+
+class KVCache:
+    """Keys and values of the positions seen so far, for one attention layer.
+
+    During incremental decoding each step feeds only the new positions; their
+    keys and values are appended here, and attention reads all of them. Empty
+    until the first :meth:`append`, which fixes the batch size, number of
+    key/value heads, head size, dtype and device that later appends must match.
+    """
+
+    def __init__(self) -> None:
+        self.keys: torch.Tensor | None = None
+        self.values: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        """Number of cached positions (0 when empty)."""
+        return 0 if self.keys is None else self.keys.shape[2]
+
+    def append(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add the keys and values of new positions; return all cached ``(keys, values)``.
+
+        Args:
+            keys: ``(batch, kv_heads, new_positions, head_dim)``.
+            values: same shape as ``keys``.
+
+        Returns:
+            ``(keys, values)`` of every position so far, each
+            ``(batch, kv_heads, len(self), head_dim)``, concatenated along dim 2.
+
+        Raises:
+            TypeError: if keys or values is not a floating-point tensor, or their
+                dtypes differ from each other or from the cached ones.
+            ValueError: if they are not 4-D, differ in shape, or their batch,
+                kv_heads or head_dim (or device) differ from the cached ones.
+        """
+        shape = ("batch", "kv_heads", "new_positions", "head_dim")
+        check_tensor("keys", keys, shape)
+        check_tensor("values", values, shape)
+        check_same_shape("keys", keys, "values", values)
+        if keys.dtype != values.dtype:
+            raise TypeError(f"keys and values must have the same dtype, got {keys.dtype} and {values.dtype}")
+        if keys.device != values.device:
+            raise ValueError(f"keys and values must be on the same device, got {keys.device} and {values.device}")
+        if self.keys is None:
+            self.keys, self.values = keys, values
+            return self.keys, self.values
+        cached = self.keys
+        if (keys.shape[0], keys.shape[1], keys.shape[3]) != (cached.shape[0], cached.shape[1], cached.shape[3]):
+            raise ValueError(f"keys must match the cached (batch, kv_heads, head_dim) = "
+                             f"{(cached.shape[0], cached.shape[1], cached.shape[3])}, got {tuple(keys.shape)}")
+        if keys.dtype != cached.dtype:
+            raise TypeError(f"keys must have the cached dtype {cached.dtype}, got {keys.dtype}")
+        if keys.device != cached.device:
+            raise ValueError(f"keys must be on the cached device {cached.device}, got {keys.device}")
+        self.keys = torch.cat([cached, keys], dim=2)
+        self.values = torch.cat([self.values, values], dim=2)
+        return self.keys, self.values
+
+
+class CausalSelfAttention(nn.Module):
+    """Causal self-attention with grouped-query heads and an optional :class:`KVCache`.
+
+    ``num_heads`` query heads share ``num_kv_heads`` key/value heads: each group
+    of ``num_heads // num_kv_heads`` consecutive query heads reads the same
+    keys and values. ``num_kv_heads = num_heads`` is ordinary multi-head
+    attention, ``num_kv_heads = 1`` is multi-query attention. Only the
+    ``num_kv_heads`` heads are projected and cached; they are repeated
+    (``repeat_interleave``) just before
+    ``torch.nn.functional.scaled_dot_product_attention``.
+
+    Args:
+        d_model: embedding size of the input and the output.
+        num_heads: number of query heads; must divide ``d_model``.
+        num_kv_heads: number of key/value heads (default ``num_heads``); must
+            divide ``num_heads``.
+
+    Raises:
+        TypeError: if a size is not an int.
+        ValueError: if a size is not positive, num_heads does not divide d_model,
+            or num_kv_heads does not divide num_heads.
+    """
+
+    def __init__(self, d_model: int, num_heads: int, num_kv_heads: int | None = None):
+        super().__init__()
+        check_int("d_model", d_model, 1)
+        check_int("num_heads", num_heads, 1)
+        num_kv_heads = num_heads if num_kv_heads is None else num_kv_heads
+        check_int("num_kv_heads", num_kv_heads, 1)
+        if d_model % num_heads != 0:
+            raise ValueError(f"num_heads ({num_heads}) must divide d_model ({d_model})")
+        if num_heads % num_kv_heads != 0:
+            raise ValueError(f"num_kv_heads ({num_kv_heads}) must divide num_heads ({num_heads})")
+        self.d_model = d_model
+        self.num_heads = num_heads
+        self.num_kv_heads = num_kv_heads
+        self.head_dim = d_model // num_heads
+        self.q_proj = nn.Linear(d_model, d_model)
+        self.k_proj = nn.Linear(d_model, num_kv_heads * self.head_dim)
+        self.v_proj = nn.Linear(d_model, num_kv_heads * self.head_dim)
+        self.out_proj = nn.Linear(d_model, d_model)
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """Attend from each position of ``x`` (N, L, d_model) to itself and the positions before it.
+
+        Args:
+            x: the new positions.
+            cache: if given, the keys and values of ``x`` are appended to it and
+                attention reads every cached position: ``x`` continues the
+                sequence after the ``len(cache)`` positions already there.
+
+        Returns:
+            ``(N, L, d_model)``.
+
+        Raises:
+            TypeError: if x is not a floating-point tensor, or cache not a KVCache.
+            ValueError: if x is not ``(N, L, d_model)``, or does not fit the cache.
+        """
+        check_tensor("x", x, ("N", "length", f"d_model={self.d_model}"))
+        if cache is not None:
+            check_type("cache", cache, KVCache, "a KVCache or None")
+        batch, length, _ = x.shape
+        q = self.q_proj(x).view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(batch, length, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(batch, length, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        if cache is not None:
+            k, v = cache.append(k, v)  # every position so far: (N, kv_heads, S, head_dim)
+        group = self.num_heads // self.num_kv_heads
+        k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
+        past = k.shape[2] - length
+        # Query i is position past + i: it sees keys 0..past + i. (is_causal=True
+        # would align the triangle to the top left, wrong when past > 0.)
+        mask = None if past == 0 else causal_mask(k.shape[2], x.device)[past:]
+        heads = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=past == 0)
+        return self.out_proj(heads.transpose(1, 2).reshape(batch, length, self.d_model))
