@@ -1,4 +1,4 @@
-"""Unit tests of pytorch_notes.distributed, bad input included, and one real spawned DDP run."""
+"""Unit tests of pytorch_notes.distributed, bad input included, a real spawned DDP run and a forked FSDP2 run."""
 
 import copy
 import socket
@@ -9,7 +9,16 @@ import torch.multiprocessing as mp
 import torch.nn as nn
 import torch.nn.functional as F
 
-from pytorch_notes.distributed import ddp_worker, free_port, ring_all_reduce, setup_process_group
+from pytorch_notes.distributed import (
+    counting_allreduce_hook,
+    ddp_worker,
+    free_port,
+    fsdp_worker,
+    ring_all_gather,
+    ring_all_reduce,
+    ring_reduce_scatter,
+    setup_process_group,
+)
 
 
 def test_free_port_is_a_bindable_loopback_port():
@@ -111,3 +120,99 @@ def test_spawned_ddp_run_matches_single_process_training(tmp_path):
         assert torch.equal(ranks[0]["state_dict"][name], ranks[1]["state_dict"][name])
         assert torch.allclose(ranks[0]["state_dict"][name], weight, atol=1e-6)
     assert torch.allclose(ranks[0]["all_reduced"], ranks[0]["local"] + ranks[1]["local"])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_reduce_scatter_then_all_gather_is_all_reduce(n):
+    torch.manual_seed(n)
+    tensors = [torch.randn(2, 5, dtype=torch.float64) for _ in range(n)]  # 10 numbers: uneven chunks for 3, 4
+    copies = [t.clone() for t in tensors]
+    total = sum(copies).flatten()
+    rs_log, ag_log = [], []
+    owned = ring_reduce_scatter(tensors, log=rs_log)
+    assert [o.numel() for o in owned] == [c.numel() for c in total.tensor_split(n)]
+    assert all(torch.allclose(o, c) for o, c in zip(owned, total.tensor_split(n)))
+    gathered = ring_all_gather(owned, log=ag_log)
+    assert all(g.shape == (10,) and torch.allclose(g, total) for g in gathered)
+    assert all(torch.equal(t, c) for t, c in zip(tensors, copies))  # inputs untouched
+    assert len(rs_log) == len(ag_log) == (n - 1) * n
+    assert {e[0] for e in rs_log} == set(range(1, n))
+    # all-gather: each node sends every chunk but the one its right neighbour owns
+    for node in range(n):
+        assert sum(e[4] for e in ag_log if e[1] == node) == 10 - owned[(node + 1) % n].numel()
+
+
+def test_ring_all_gather_numbers_its_steps_and_keeps_inputs():
+    chunks = [torch.full((2,), float(i)) for i in range(3)]
+    log = []
+    gathered = ring_all_gather(chunks, log=log, first_step=3)
+    assert {e[0] for e in log} == {3, 4}
+    assert all(torch.equal(g, torch.tensor([0.0, 0, 1, 1, 2, 2])) for g in gathered)
+    assert all(torch.equal(c, torch.full((2,), float(i))) for i, c in enumerate(chunks))
+
+
+def test_ring_collectives_reject_bad_input():
+    with pytest.raises(TypeError, match="non-empty list"):
+        ring_reduce_scatter([])
+    with pytest.raises(ValueError, match=r"tensors\[1\] must have shape"):
+        ring_reduce_scatter([torch.ones(3), torch.ones(4)])
+    with pytest.raises(TypeError, match="log"):
+        ring_reduce_scatter([torch.ones(3)], log="x")
+    with pytest.raises(TypeError, match="non-empty list"):
+        ring_all_gather(torch.ones(3))
+    with pytest.raises(TypeError, match=r"chunks\[1\] must be a torch.float32 tensor"):
+        ring_all_gather([torch.ones(3), torch.ones(2, dtype=torch.float64)])
+    with pytest.raises(ValueError, match="first_step"):
+        ring_all_gather([torch.ones(3)], first_step=0)
+    with pytest.raises(TypeError, match="calls"):
+        counting_allreduce_hook((), None)
+
+
+def test_fsdp_worker_rejects_bad_input_before_joining_a_group(tmp_path):
+    model, x, y = nn.Linear(2, 1), torch.randn(8, 2), torch.randn(8, 1)
+    with pytest.raises(TypeError, match="nn.Module"):
+        fsdp_worker(0, 2, 29500, "model", x, y, 1, 0.1, str(tmp_path))
+    with pytest.raises(ValueError, match="multiple of 2 \\* world_size=4"):
+        fsdp_worker(0, 2, 29500, model, x[:6], y[:6], 1, 0.1, str(tmp_path))
+    with pytest.raises(ValueError, match="same number of rows"):
+        fsdp_worker(0, 2, 29500, model, x, y[:4], 1, 0.1, str(tmp_path))
+    with pytest.raises(ValueError, match="steps"):
+        fsdp_worker(0, 2, 29500, model, x, y, 0, 0.1, str(tmp_path))
+    with pytest.raises(ValueError, match="out_dir"):
+        fsdp_worker(0, 2, 29500, model, x, y, 1, 0.1, str(tmp_path / "missing"))
+
+
+def test_forked_fsdp_run_matches_single_process_training(tmp_path):
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 2))
+    x, y = torch.randn(8, 4), torch.randn(8, 2)
+    mp.start_processes(fsdp_worker, args=(2, free_port(), model, x, y, 2, 0.01, str(tmp_path)), nprocs=2,
+                       start_method="fork")
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    total = ranks[0]["local"] + ranks[1]["local"]
+    for rank, result in enumerate(ranks):
+        assert torch.allclose(result["scattered"], total[2 * rank:2 * rank + 2])
+        assert torch.allclose(torch.cat(result["gathered"]), total)
+        assert result["ddp_no_sync_calls"] == [44] and result["ddp_sync_calls"] == [44, 44]
+        assert result["shard_numels"] == [12, 3, 6, 1]  # every dim 0 is even: exact halves
+
+    single = copy.deepcopy(model)
+    F.mse_loss(single(x), y).backward()
+    for result in ranks:
+        for p, param in enumerate(single.parameters()):
+            assert torch.allclose(result["ddp_no_sync_grads"][p], param.grad, atol=1e-6)
+    if ranks[0]["fsdp_error"] is not None:  # PyTorch 2.6: FSDP2 cannot run on CPU streams
+        assert not hasattr(torch.cpu.Stream, "record_event") and "record_event" in ranks[0]["fsdp_error"]
+        return
+    optimizer = torch.optim.Adam(single.parameters(), lr=0.01)
+    for step in range(2):
+        optimizer.zero_grad()
+        F.mse_loss(single(x), y).backward()
+        if step == 0:
+            for p, param in enumerate(single.parameters()):
+                assert torch.allclose(ranks[1]["fsdp_accumulated_grads"][p], param.grad, atol=1e-6)
+        optimizer.step()
+    for result in ranks:
+        assert result["adam_state_numels"] == [12, 3, 6, 1]
+        for gathered, param in zip(result["fsdp_params"], single.parameters()):
+            assert torch.allclose(gathered, param, atol=1e-5)
