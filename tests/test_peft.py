@@ -224,3 +224,28 @@ def test_adapters_refuse_bad_sizes(kwargs, error, match):
         GatedAdapter(nn.Identity(), **kwargs)
     with pytest.raises(TypeError, match="sublayer must be an nn.Module"):
         GatedAdapter(lambda x: x, dim=8, bottleneck=2)
+
+
+def test_lora_linear_on_an_nf4_base_trains_only_a_and_b_and_merges():
+    from pytorch_notes.quantization import NF4Linear
+
+    torch.manual_seed(0)
+    base = NF4Linear(nn.Linear(64, 8))
+    codes = base.codes.clone()
+    layer = with_random_b(LoRALinear(base, r=2, alpha=4))
+    x = torch.randn(5, 64)
+    assert torch.allclose(layer(x), x @ (base.weight + layer.delta_weight()).T + base.bias, atol=1e-5)
+    layer(x).pow(2).sum().backward()
+    assert [name for name, p in layer.named_parameters() if p.grad is not None] == ["lora_A", "lora_B"]
+    merged = layer.merge()
+    assert type(merged) is nn.Linear and torch.allclose(merged(x), layer(x), atol=1e-5)
+    assert torch.equal(base.codes, codes)
+
+
+def test_apply_lora_wraps_nf4_layers():
+    from pytorch_notes.quantization import NF4Linear
+
+    model = nn.Sequential(OrderedDict(fc1=NF4Linear(nn.Linear(64, 64)), act=nn.ReLU(), fc2=nn.Linear(64, 3)))
+    apply_lora(model, ["fc1", "fc2"], r=2, alpha=4)
+    assert isinstance(model.fc1, LoRALinear) and isinstance(model.fc1.base, NF4Linear)
+    assert trainable(model) == 2 * (64 + 64) + 2 * (64 + 3)

@@ -10,6 +10,10 @@ Adapters (Houlsby et al., 2019) add small bottleneck networks to a frozen
 model instead: :class:`BottleneckAdapter` in series after a layer, and
 :class:`GatedAdapter` beside it behind a zero-initialised ``tanh`` gate.
 Introduced by the chapter "Adapters" (peft/adapters).
+
+Both ``LoRALinear`` and ``apply_lora`` also take a frozen 4-bit
+``pytorch_notes.quantization.NF4Linear`` as the base layer: LoRA on a
+quantised base is QLoRA (chapter "Quantisation and QLoRA", peft/qlora).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import torch
 import torch.nn as nn
 
 from pytorch_notes._checks import check_int, check_real, check_type
+from pytorch_notes.quantization import NF4Linear
 
 
 def _check_lora_args(r: object, alpha: object, dropout: object) -> None:
@@ -44,7 +49,8 @@ class LoRALinear(nn.Module):
     LoRA branch only and is off in ``eval()`` mode.
 
     Args:
-        base: the pretrained linear layer to adapt (frozen in place).
+        base: the pretrained linear layer to adapt (frozen in place): an ``nn.Linear``, or an
+            ``NF4Linear`` whose 4-bit weight is dequantised on the fly (QLoRA).
         r: rank of the update, a positive int.
         alpha: scale numerator, a positive number; the update is multiplied by ``alpha / r``.
         dropout: dropout probability on the LoRA branch's input, in ``[0, 1)``.
@@ -55,7 +61,7 @@ class LoRALinear(nn.Module):
         8192
 
     Raises:
-        TypeError: if ``base`` is not an ``nn.Linear``, ``r`` is not an int, or
+        TypeError: if ``base`` is not an ``nn.Linear`` or ``NF4Linear``, ``r`` is not an int, or
             ``alpha``/``dropout`` are not real numbers.
         ValueError: if ``r <= 0``, ``alpha`` is not positive and finite, or ``dropout``
             is outside ``[0, 1)``.
@@ -63,7 +69,7 @@ class LoRALinear(nn.Module):
 
     def __init__(self, base: nn.Linear, r: int = 8, alpha: float = 16.0, dropout: float = 0.0):
         super().__init__()
-        check_type("base", base, nn.Linear, "an nn.Linear")
+        check_type("base", base, (nn.Linear, NF4Linear), "an nn.Linear or NF4Linear")
         _check_lora_args(r, alpha, dropout)
         self.base = base
         for parameter in base.parameters():
@@ -113,7 +119,7 @@ class LoRALinear(nn.Module):
 
 def apply_lora(model: nn.Module, target_names: str | Iterable[str], r: int = 8, alpha: float = 16.0,
                dropout: float = 0.0) -> nn.Module:
-    """Freeze ``model`` and replace the named ``nn.Linear`` submodules with ``LoRALinear``.
+    """Freeze ``model`` and replace the named ``nn.Linear`` (or ``NF4Linear``) submodules with ``LoRALinear``.
 
     A submodule is a target when its name in ``model.named_modules()`` equals a
     target name or ends with ``"." + name`` (so ``"fc1"`` matches
@@ -133,7 +139,7 @@ def apply_lora(model: nn.Module, target_names: str | Iterable[str], r: int = 8, 
 
     Raises:
         TypeError: if ``model`` is not an ``nn.Module``, a name is not a str, or a
-            matched submodule is not an ``nn.Linear``.
+            matched submodule is not an ``nn.Linear`` or ``NF4Linear``.
         ValueError: if no target name is given, a name is empty or matches no
             submodule, or ``r``/``alpha``/``dropout`` are out of range. Everything is
             checked before the model changes.
@@ -153,8 +159,8 @@ def apply_lora(model: nn.Module, target_names: str | Iterable[str], r: int = 8, 
             raise ValueError(f"no submodule named {name!r} in {type(model).__name__}")
         for full in found:
             module = model.get_submodule(full)
-            if not isinstance(module, nn.Linear):
-                raise TypeError(f"submodule {full!r} is a {type(module).__name__}, not an nn.Linear")
+            if not isinstance(module, (nn.Linear, NF4Linear)):
+                raise TypeError(f"submodule {full!r} is a {type(module).__name__}, not an nn.Linear or NF4Linear")
             matches[full] = module
 
     for parameter in model.parameters():
