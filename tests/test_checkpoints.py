@@ -80,6 +80,27 @@ def test_truncated_corrupted_and_foreign_files_give_clear_errors(tmp_path):
         load_checkpoint(good, small_model(), torch.optim.SGD(model.parameters(), lr=0.1))
 
 
+def test_a_checkpoint_restores_the_grad_scaler(tmp_path):
+    model = small_model()
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10, growth_interval=5)
+    # a scale and a growth counter that a fresh scaler would not have
+    scaler.load_state_dict({**scaler.state_dict(), "scale": 2.0**7, "_growth_tracker": 3})
+    path = save_checkpoint(tmp_path / "c.pt", model, epoch=2, scaler=scaler)
+    fresh = torch.amp.GradScaler("cpu")
+    assert fresh.get_scale() != 2.0**7
+    assert load_checkpoint(path, small_model(), scaler=fresh) == {"epoch": 2}
+    assert fresh.state_dict() == scaler.state_dict()
+    assert fresh.get_scale() == 2.0**7 and fresh.state_dict()["_growth_tracker"] == 3
+    without = save_checkpoint(tmp_path / "without.pt", model, epoch=1)
+    assert "scaler" not in torch.load(without, weights_only=True)  # the layout without a scaler is unchanged
+    with pytest.raises(ValueError, match="no scaler state"):
+        load_checkpoint(without, small_model(), scaler=torch.amp.GradScaler("cpu"))
+    with pytest.raises(TypeError, match="scaler must be a torch.amp.GradScaler"):
+        save_checkpoint(tmp_path / "bad.pt", model, scaler={"scale": 1.0})
+    with pytest.raises(TypeError, match="scaler must be a torch.amp.GradScaler"):
+        load_checkpoint(path, small_model(), scaler="scaler")
+
+
 class RunsCode:
     def __reduce__(self):
         return (print, ("this ran while loading",))

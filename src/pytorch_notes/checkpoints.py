@@ -2,6 +2,7 @@
 
 A checkpoint holds everything a training run needs to continue as if it had
 never stopped: the model's and the optimizer's state, the scheduler's, the
+mixed-precision ``GradScaler``'s (its loss scale and growth counter), the
 number of finished epochs, and the state of every random generator (Python,
 NumPy, PyTorch on the CPU and on each GPU), so the next epoch shuffles and
 drops out exactly as it would have.
@@ -70,19 +71,29 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     return path
 
 
+def _check_scaler(scaler: Any) -> None:
+    if scaler is not None and not isinstance(scaler, torch.amp.GradScaler):
+        raise TypeError(f"scaler must be a torch.amp.GradScaler or None, got {type(scaler).__name__}")
+
+
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                    scheduler: Any | None = None, epoch: int = 0, **extra: Any) -> Path:
+                    scheduler: Any | None = None, epoch: int = 0, *, scaler: torch.amp.GradScaler | None = None,
+                    **extra: Any) -> Path:
     """Write the full training state after ``epoch`` finished epochs, atomically.
 
-    ``extra`` values (e.g. the loss history) are stored too; they must be plain
-    Python data or tensors, so that ``weights_only=True`` can load them.
+    ``scaler``, the ``GradScaler`` of an fp16 run, is saved too: its scale and
+    growth counter decide which of the next steps are skipped. ``extra`` values
+    (e.g. the loss history) are stored too; they must be plain Python data or
+    tensors, so that ``weights_only=True`` can load them.
 
     Raises:
-        TypeError: if ``model`` is not an ``nn.Module`` or ``epoch`` is not an int.
+        TypeError: if ``model`` is not an ``nn.Module``, ``epoch`` is not an int,
+            or ``scaler`` is not a ``torch.amp.GradScaler``.
         ValueError: if ``epoch`` is negative.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    _check_scaler(scaler)
     if not isinstance(epoch, int) or isinstance(epoch, bool):
         raise TypeError(f"epoch must be an int, got {type(epoch).__name__}")
     if epoch < 0:
@@ -96,22 +107,28 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
         "rng": _rng_state(),
         "extra": extra,
     }
+    if scaler is not None:  # only then: files without a scaler keep their layout
+        state["scaler"] = scaler.state_dict()
     return atomic_save(state, path)
 
 
 def load_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
                     scheduler: Any | None = None, map_location: str | torch.device = "cpu",
-                    restore_rng: bool = True) -> dict[str, Any]:
+                    restore_rng: bool = True, *, scaler: torch.amp.GradScaler | None = None) -> dict[str, Any]:
     """Restore what :func:`save_checkpoint` wrote; return ``{"epoch": ..., **extra}``.
 
     Loads with ``weights_only=True``: the file can hold tensors and plain data,
     but no code. The model's state is loaded strictly (every key must match).
+    Pass ``scaler`` to restore a ``GradScaler``'s scale and growth counter.
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
+        TypeError: if ``scaler`` is not a ``torch.amp.GradScaler``.
         ValueError: if the file is truncated, corrupted, not a checkpoint of this format,
-            holds objects that ``weights_only=True`` refuses, or if it lacks the optimizer or scheduler state you ask to restore.
+            holds objects that ``weights_only=True`` refuses, or if it lacks the optimizer,
+            scheduler or scaler state you ask to restore.
     """
+    _check_scaler(scaler)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
@@ -127,14 +144,16 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
                          f"{str(error).splitlines()[0]}") from error
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"{path} is not a {FORMAT} checkpoint")
-    for name, target in (("optimizer", optimizer), ("scheduler", scheduler)):
-        if target is not None and state[name] is None:
+    for name, target in (("optimizer", optimizer), ("scheduler", scheduler), ("scaler", scaler)):
+        if target is not None and state.get(name) is None:  # "scaler" is there only if one was saved
             raise ValueError(f"{path} holds no {name} state to restore")
     model.load_state_dict(state["model"])
     if optimizer is not None:
         optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None:
         scheduler.load_state_dict(state["scheduler"])
+    if scaler is not None:
+        scaler.load_state_dict(state["scaler"])
     if restore_rng:
         _set_rng_state(state["rng"])
     return {"epoch": state["epoch"], **state["extra"]}
