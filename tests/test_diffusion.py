@@ -1,11 +1,17 @@
-"""Unit tests of pytorch_notes.diffusion: the schedule's formulas, q_sample, L_simple, the sampler, bad input."""
+"""Unit tests of pytorch_notes.diffusion: the schedule's formulas, q_sample, L_simple, the samplers, guidance, bad input."""
 
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from pytorch_notes.diffusion import DDPMSchedule, ddpm_loss, ddpm_sample
+from pytorch_notes.diffusion import (
+    DDPMSchedule,
+    classifier_free_guidance,
+    ddim_sample,
+    ddpm_loss,
+    ddpm_sample,
+)
 
 
 def test_schedule_tensors():
@@ -186,3 +192,129 @@ def test_steps_are_not_range_checked():
     assert torch.equal(schedule.q_sample(x0, torch.zeros(3, dtype=torch.long), noise), x0)
     with pytest.raises(IndexError):
         schedule.q_sample(x0, torch.tensor([1, 2, 6]), noise)
+
+
+def linear_model(steps: int):
+    """A small fixed network as a plain callable model(x, t)."""
+    torch.manual_seed(0)
+    net = nn.Linear(3, 2)
+    return lambda x, t: net(torch.cat([x, t[:, None].float() / steps], dim=1))
+
+
+def test_ddim_with_every_step_and_eta_one_is_ddpm():
+    schedule = DDPMSchedule(6, 0.05, 0.4)
+    model = linear_model(6)
+    ddpm = ddpm_sample(model, schedule, (4, 2), generator=torch.Generator().manual_seed(7))
+    ddim = ddim_sample(model, schedule, (4, 2), 6, eta=1.0, generator=torch.Generator().manual_seed(7))
+    assert torch.allclose(ddim, ddpm, atol=1e-5)
+    ddim_zero = ddim_sample(model, schedule, (4, 2), 6, generator=torch.Generator().manual_seed(7))
+    assert not torch.allclose(ddim_zero, ddpm, atol=1e-3)  # eta = 0 is another sampler
+
+
+def test_ddim_visits_evenly_spaced_steps_and_draws_nothing_at_eta_zero():
+    schedule = DDPMSchedule(10, 0.05, 0.4)
+    model = linear_model(10)
+    seen = []
+
+    def recording(x, t):
+        seen.append(int(t[0]))
+        return model(x, t)
+
+    noise = torch.randn(5, 2)
+    generator = torch.Generator().manual_seed(3)
+    state, global_state = generator.get_state(), torch.get_rng_state()
+    trajectory = ddim_sample(recording, schedule, (5, 2), 4, generator=generator, noise=noise,
+                             return_trajectory=True)
+    assert seen == [10, 7, 4, 1]
+    assert trajectory.shape == (5, 5, 2) and torch.equal(trajectory[0], noise)
+    assert torch.equal(generator.get_state(), state) and torch.equal(torch.get_rng_state(), global_state)
+    again = ddim_sample(model, schedule, (5, 2), 4, noise=noise)
+    assert torch.equal(again, trajectory[-1])
+    seen.clear()
+    ddim_sample(recording, schedule, (5, 2), 1, noise=noise)
+    assert seen == [10]  # one step starts at T
+    seen.clear()
+    ddim_sample(recording, schedule, (5, 2), 10, noise=noise)
+    assert seen == list(range(10, 0, -1))
+    noisy = [ddim_sample(model, schedule, (5, 2), 4, eta=0.5, noise=noise,
+                         generator=torch.Generator().manual_seed(seed)) for seed in (1, 2)]
+    assert not torch.allclose(noisy[0], noisy[1])
+
+
+@pytest.mark.parametrize("num_steps", [1, 3, 25])
+def test_ddim_returns_the_point_with_the_exact_denoiser(num_steps):
+    schedule = DDPMSchedule(25, 0.01, 0.3)
+    c = torch.tensor([1.5, -0.5])
+    model = PointMassDenoiser(schedule, c)
+    for eta in (0.0, 1.0):
+        samples = ddim_sample(model, schedule, (50, 2), num_steps, eta=eta, generator=torch.Generator().manual_seed(0))
+        assert torch.allclose(samples, c.expand(50, 2), atol=1e-4)
+
+
+def test_ddim_sigma_with_eta_one_is_the_posterior_variance():
+    schedule = DDPMSchedule(30, 0.01, 0.3)
+    a = schedule.alpha_bars
+    t = torch.arange(2, 31)
+    sigma_squared = (1 - a[t - 1]) / (1 - a[t]) * (1 - a[t] / a[t - 1])
+    assert torch.allclose(sigma_squared, schedule.posterior_variance[t])
+
+
+class LabelledModel(nn.Module):
+    """eps(x, t, y) = x * (y + 1): easy to predict by hand; y = 3 is the null label."""
+
+    def forward(self, x, t, y):
+        return x * (y[:, None].float() + 1)
+
+
+def test_classifier_free_guidance():
+    model = LabelledModel()
+    x, t, y = torch.randn(4, 2), torch.full((4,), 5), torch.tensor([0, 1, 2, 0])
+    cond, uncond = model(x, t, y), model(x, t, torch.full((4,), 3))
+    assert torch.equal(classifier_free_guidance(model, y, 3, 0.0)(x, t), cond)
+    assert torch.allclose(classifier_free_guidance(model, y, 3, -1.0)(x, t), uncond)
+    assert torch.allclose(classifier_free_guidance(model, y, 3, 2.5)(x, t), 3.5 * cond - 2.5 * uncond)
+    schedule = DDPMSchedule(5, 0.1, 0.2)
+    guided = classifier_free_guidance(model, y, 3, 1.0)
+    assert ddim_sample(guided, schedule, (4, 2), 2, generator=torch.Generator().manual_seed(0)).shape == (4, 2)
+
+
+def test_ddim_and_guidance_refuse_bad_input():
+    schedule = DDPMSchedule(5, 0.1, 0.2)
+    model = lambda x, t: x  # noqa: E731
+    with pytest.raises(TypeError, match="callable"):
+        ddim_sample("model", schedule, (3, 2), 2)
+    with pytest.raises(TypeError, match="DDPMSchedule"):
+        ddim_sample(model, None, (3, 2), 2)
+    with pytest.raises(TypeError, match="tuple of ints"):
+        ddim_sample(model, schedule, 3, 2)
+    with pytest.raises(TypeError, match="num_steps must be an int"):
+        ddim_sample(model, schedule, (3, 2), 2.0)
+    with pytest.raises(ValueError, match=r"num_steps must be in \[1, 5\], got 0"):
+        ddim_sample(model, schedule, (3, 2), 0)
+    with pytest.raises(ValueError, match=r"num_steps must be in \[1, 5\], got 6"):
+        ddim_sample(model, schedule, (3, 2), 6)
+    with pytest.raises(ValueError, match="eta must be >= 0"):
+        ddim_sample(model, schedule, (3, 2), 2, eta=-0.1)
+    with pytest.raises(TypeError, match="eta must be a real number"):
+        ddim_sample(model, schedule, (3, 2), 2, eta="1")
+    with pytest.raises(TypeError, match="torch.Generator"):
+        ddim_sample(model, schedule, (3, 2), 2, generator=1)
+    with pytest.raises(ValueError, match=r"noise must have shape \(3, 2\), got \(3, 3\)"):
+        ddim_sample(model, schedule, (3, 2), 2, noise=torch.zeros(3, 3))
+    with pytest.raises(TypeError, match="noise must be a floating-point tensor"):
+        ddim_sample(model, schedule, (3, 2), 2, noise=torch.zeros(3, 2, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"model\(x_t, t\) must have shape \(3, 2\)"):
+        ddim_sample(lambda x, t: x.sum(dim=1), schedule, (3, 2), 2)
+    labelled, y = LabelledModel(), torch.tensor([0, 1, 2])
+    with pytest.raises(TypeError, match="callable"):
+        classifier_free_guidance(None, y, 3, 1.0)
+    with pytest.raises(TypeError, match="labels must be an integer tensor"):
+        classifier_free_guidance(labelled, y.float(), 3, 1.0)
+    with pytest.raises(ValueError, match=r"labels must have shape \(N,\)"):
+        classifier_free_guidance(labelled, y[None], 3, 1.0)
+    with pytest.raises(TypeError, match="null_label must be an int"):
+        classifier_free_guidance(labelled, y, 3.0, 1.0)
+    with pytest.raises(ValueError, match="weight must be finite"):
+        classifier_free_guidance(labelled, y, 3, float("inf"))
+    with pytest.raises(TypeError, match="weight must be a real number"):
+        classifier_free_guidance(labelled, y, 3, "1")

@@ -1,7 +1,8 @@
 """DDPM: the noise schedule, the forward process q(x_t | x_0), L_simple and ancestral sampling.
 
 Introduced by the chapter "DDPM: denoising diffusion" (generative/ddpm), after
-Ho et al., 2020. Steps are numbered as in the paper, ``t = 1 .. T``; every
+Ho et al., 2020; DDIM sampling and classifier-free guidance by the chapter
+"Diffusion beyond DDPM" (generative/diffusion-beyond). Steps are numbered as in the paper, ``t = 1 .. T``; every
 schedule tensor has ``T + 1`` entries, and entry ``0`` stands for the clean data
 (``beta_0 = 0``, ``alpha_bar_0 = 1``), so that ``alpha_bars[t - 1]`` is always
 defined::
@@ -242,3 +243,134 @@ def ddpm_sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sch
             x = x + float(schedule.posterior_variance[step]) ** 0.5 * normal()
         trajectory.append(x)
     return torch.stack(trajectory[::-1]) if return_trajectory else x  # entry t is x_t
+
+
+def _ddim_steps(num_train_steps: int, num_steps: int) -> list[int]:
+    """``num_steps`` steps from T down to 1, evenly spaced and rounded: ``[T, ..., 1]`` (``[T]`` for one step)."""
+    return torch.linspace(num_train_steps, 1, num_steps, dtype=torch.float64).round().long().tolist()
+
+
+@torch.no_grad()
+def ddim_sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], schedule: DDPMSchedule,
+                shape: tuple[int, ...], num_steps: int, eta: float = 0.0,
+                generator: torch.Generator | None = None, device: torch.device | str | None = None,
+                noise: torch.Tensor | None = None, return_trajectory: bool = False) -> torch.Tensor:
+    """DDIM sampling (Song et al., 2021): ``num_steps`` of the T training steps, with noise scaled by ``eta``.
+
+    The steps ``t_1 > t_2 > ... > t_S`` are spread evenly from T down to 1 and
+    rounded (``num_steps = T`` visits every step), and each jumps from ``t`` to
+    the next step ``s`` (``s = 0`` after the last)::
+
+        eps     = model(x_t, t)
+        x0_hat  = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)
+        sigma   = eta * sqrt((1 - alpha_bar_s) / (1 - alpha_bar_t) * (1 - alpha_bar_t / alpha_bar_s))
+        x_s     = sqrt(alpha_bar_s) x0_hat + sqrt(1 - alpha_bar_s - sigma^2) eps + sigma z
+
+    ``eta = 0`` is deterministic: the samples are a function of the starting
+    noise, and after ``x_T`` nothing random is drawn. ``eta = 1`` with
+    ``num_steps = T`` is DDPM's ancestral sampling (sigma^2 is then the
+    posterior variance) and draws its noise in the same order as
+    ``ddpm_sample``: ``x_T`` first (unless ``noise`` is given), then, when
+    ``eta > 0``, one ``z`` per step except the last, each with
+    ``torch.randn(shape, generator=generator)`` on the generator's device.
+
+    Args:
+        model: the noise predictor, called as ``model(x_t, t)`` with ``t`` int64 of shape ``(N,)``.
+        schedule: the DDPMSchedule the model was trained with.
+        shape: the shape of the batch to draw, ``(N, ...)``.
+        num_steps: how many network calls, in 1..T.
+        eta: the scale of the noise added per step, >= 0 (0: deterministic DDIM, 1: DDPM's variance).
+        generator: optional torch.Generator for the noise.
+        device: where the model runs; default: the device of the model's first
+            parameter, or the CPU.
+        noise: optional starting noise ``x_T`` of ``shape``; drawn when omitted.
+        return_trajectory: if True, return every visited step instead of only x_0.
+
+    Returns:
+        float32 samples of ``shape``; with ``return_trajectory=True`` a tensor of
+        shape ``(num_steps + 1, *shape)``: ``x_T`` first, then each step's result, ``x_0`` last.
+
+    Raises:
+        TypeError: if model is not callable, schedule is not a DDPMSchedule, shape is not
+            a tuple of ints, num_steps is not an int, eta is not a real number,
+            generator is not a torch.Generator, or noise is not a floating-point tensor.
+        ValueError: if shape has a non-positive entry, num_steps is not in 1..T, eta < 0,
+            noise does not have ``shape``, or the model's output is not shaped like x_t.
+    """
+    check_type("model", model, Callable, "callable as model(x_t, t)")
+    check_type("schedule", schedule, DDPMSchedule, "a DDPMSchedule")
+    check_type("shape", shape, (tuple, list, torch.Size), "a tuple of ints")
+    shape = tuple(int(check_int(f"shape[{i}]", size, 1)) for i, size in enumerate(shape))
+    check_int("num_steps", num_steps, 1, schedule.num_steps)
+    eta = check_real("eta", eta, 0)
+    check_type("generator", generator, (torch.Generator, type(None)), "a torch.Generator or None")
+    if noise is not None:
+        check_tensor("noise", noise, shape)
+    if device is None:  # the model's device, else the CPU
+        first = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+        device = first.device if first is not None else torch.device("cpu")
+    noise_device = generator.device if generator is not None else device
+
+    def normal() -> torch.Tensor:  # drawn on the generator's device: one seed, the same samples anywhere
+        return torch.randn(shape, generator=generator, device=noise_device).to(device)
+
+    x = normal() if noise is None else noise.to(device, torch.float32)  # x_T
+    trajectory = [x]
+    steps = _ddim_steps(schedule.num_steps, num_steps)
+    for step, next_step in zip(steps, steps[1:] + [0]):
+        eps = model(x, torch.full((shape[0],), step, dtype=torch.int64, device=device))
+        check_tensor("model(x_t, t)", eps, shape)
+        alpha_bar, alpha_bar_next = float(schedule.alpha_bars[step]), float(schedule.alpha_bars[next_step])
+        x0_hat = (x - (1 - alpha_bar) ** 0.5 * eps) / alpha_bar ** 0.5
+        sigma = eta * ((1 - alpha_bar_next) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_next)) ** 0.5
+        x = alpha_bar_next ** 0.5 * x0_hat + max(1 - alpha_bar_next - sigma ** 2, 0.0) ** 0.5 * eps
+        if eta > 0 and next_step > 0:
+            x = x + sigma * normal()
+        trajectory.append(x)
+    return torch.stack(trajectory) if return_trajectory else x
+
+
+def classifier_free_guidance(model: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+                             labels: torch.Tensor, null_label: int,
+                             weight: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Classifier-free guidance (Ho & Salimans, 2022): a guided noise predictor ``(x_t, t) -> eps``.
+
+    ``model(x_t, t, y)`` is one network trained on both the labels and, with
+    labels dropped at random, the ``null_label`` ("no label"). The guided
+    prediction extrapolates from the unconditional towards the conditional one::
+
+        eps = eps_cond + weight * (eps_cond - eps_uncond)
+            = (1 + weight) * model(x_t, t, labels) - weight * model(x_t, t, null)
+
+    ``weight = 0`` is the conditional model itself, ``weight = -1`` the
+    unconditional one; ``weight > 0`` pushes samples towards their class.
+    (Libraries that write ``eps_uncond + s * (eps_cond - eps_uncond)`` use
+    ``s = 1 + weight``.) The two predictions are two calls of the model.
+    The result can be passed to ``ddpm_sample`` or ``ddim_sample``.
+
+    Args:
+        model: the class-conditional noise predictor, called as ``model(x_t, t, y)``
+            with ``y`` an integer tensor of shape ``(N,)``.
+        labels: the class of each sample to draw, an integer tensor ``(N,)``.
+        null_label: the label the model was trained with for "no label".
+        weight: the guidance weight w (finite).
+
+    Returns:
+        A callable ``guided(x_t, t)`` returning the guided noise prediction.
+
+    Raises:
+        TypeError: if model is not callable, labels is not an integer tensor, null_label
+            is not an int, or weight is not a real number.
+        ValueError: if labels is not 1-D, or weight is not finite.
+    """
+    check_type("model", model, Callable, "callable as model(x_t, t, y)")
+    check_tensor("labels", labels, ("N",), dtype="int")
+    check_int("null_label", null_label)
+    weight = check_real("weight", weight)
+
+    def guided(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        eps_cond = model(x_t, t, labels.to(x_t.device))
+        eps_uncond = model(x_t, t, torch.full_like(labels, null_label, device=x_t.device))
+        return eps_cond + weight * (eps_cond - eps_uncond)
+
+    return guided
