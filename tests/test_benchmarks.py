@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,3 +37,15 @@ def test_throughput_benchmark_runs_small_on_the_cpu():
 def test_throughput_benchmark_on_cuda():
     """Prints the table for the GPU training chapter (run with -s)."""
     print(run_throughput("--device", "cuda"))
+
+
+def test_compile_benchmark_runs_small_on_the_cpu():
+    """One model, one task, two timed calls: checks the script (one Inductor compile), not the speed."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "tests" / "offline"))
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "compile.py"), "--model", "mlp", "--task",
+                             "inference", "--repeats", "2", "--warmup", "0"], env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"torch {torch.__version__}" in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| MLP")]
+    assert len(rows) == 1 and "| inference |" in rows[0]
