@@ -36,7 +36,7 @@ CHAPTERS = [page for page in NAV_PAGES if '--8<-- "docs_src/' in (ROOT / "docs" 
 
 
 def page_url(page: str, language: str) -> str:
-    path = "index.html" if page == "index.md" else page.removesuffix(".md") + "/index.html"
+    path = "index.html" if page == "index.md" else re.sub(r"\.(md|ipynb)$", "", page) + "/index.html"
     return path if language == "en" else f"zh/{path}"
 
 

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -151,7 +152,11 @@ def test_glossary_terms_are_glossed_at_first_use():
 
 
 def h1(page: Path) -> str:
-    title = re.search(r"(?m)^# (.+)$", page.read_text(encoding="utf-8")).group(1)
+    """A page's H1: of its Markdown, or of a notebook page's (exercises) Markdown cells."""
+    text = page.read_text(encoding="utf-8")
+    if page.suffix == ".ipynb":
+        text = "\n".join("".join(cell["source"]) for cell in json.loads(text)["cells"] if cell["cell_type"] == "markdown")
+    title = re.search(r"(?m)^# (.+)$", text).group(1)
     return title.replace("`", "").strip()
 
 
@@ -161,7 +166,7 @@ def test_nav_titles_match_page_titles(language):
     for english, zh, path in nav_titles():
         if path == "index.md":
             continue
-        page = DOCS / (path if language == "en" else path.replace(".md", ".zh.md"))
+        page = DOCS / (path if language == "en" else re.sub(r"\.(md|ipynb)$", r".zh.\1", path))
         nav, title = (english if language == "en" else zh).replace("`", ""), h1(page)
         if nav not in {title, re.split(r"[:：,，]", title)[0].strip()}:
             mismatched.append(f"{page.relative_to(ROOT)}: nav {nav!r} vs H1 {title!r}")
