@@ -6,8 +6,10 @@
   Results are shared with the tests through ``book``'s cache (``.cache/pages/``).
 - Math is rendered to HTML by KaTeX (the npm package in ``node_modules``, run with node) at
   build time, cached in ``.cache/``: pages ship KaTeX's stylesheet and fonts, no math JavaScript.
-- Each chapter's ``docs_src`` script is offered as a notebook (jupytext) with
-  download and "Open in Colab" buttons.
+- Each chapter is offered as a notebook in its page's language (``notebook.py``: the page's
+  prose, math, code and the build's outputs and figures) with download and "Open in Colab"
+  buttons; chapters link to the exercise notebooks that practise them, which mkdocs-jupyter
+  renders as pages (``exercise_pages``).
 - Reader polish: each page's first paragraph becomes its meta description (and
   link preview); the 404 page exists in both languages; ``robots.txt`` points to
   the sitemap, which lists both languages with their hreflang alternates; search
@@ -16,10 +18,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -27,7 +31,6 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import jupytext
 import matplotlib
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
@@ -36,6 +39,7 @@ from mkdocs.utils import get_relative_url, yaml_load
 from pymdownx.slugs import slugify
 
 import book
+import notebook
 
 KATEX = book.ROOT / "node_modules" / "katex" / "dist"
 KATEX_FILES = ["katex.min.css"]
@@ -162,37 +166,54 @@ def _toc_items(items):
         yield from _toc_items(item.children)
 
 
-def notebook_uri(script: str) -> str:
-    """Site path of the notebook made from a docs_src script."""
-    return "notebooks/" + str(Path(script).relative_to("docs_src").with_suffix(".ipynb"))
+def notebook_uri(script: str, language: str = "en") -> str:
+    """Site path of a chapter's notebook in ``language``, named after its docs_src script."""
+    suffix = ".zh.ipynb" if language == "zh" else ".ipynb"
+    return "notebooks/" + str(Path(script).relative_to("docs_src").with_suffix(suffix))
 
 
-def make_notebook(script: Path, repo_url: str) -> str:
-    """The docs_src script as a notebook: section markers removed, an install cell first."""
-    text = "\n".join(line for line in script.read_text(encoding="utf-8").splitlines()
-                     if not SECTION_MARKER.match(line))
-    notebook = jupytext.reads(text, fmt="py:percent")
-    setup = (
-        "# Installs the book's helper package when it is missing (e.g. on Colab).\n"
-        "import importlib.util, subprocess, sys\n"
-        'if importlib.util.find_spec("pytorch_notes") is None:\n'
-        f'    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "git+{repo_url}"])'
-    )
-    after_title = 1 if notebook.cells and notebook.cells[0].cell_type == "markdown" else 0
-    notebook.cells.insert(after_title, jupytext.reads(setup, fmt="py:percent").cells[0])
-    for number, cell in enumerate(notebook.cells):
-        cell.id = f"cell-{number}"  # stable ids: the same script gives the same notebook
-    return jupytext.writes(notebook, fmt="ipynb")
+@functools.cache
+def _requirement(repo_url: str) -> str:
+    """What a notebook's install cell installs: the package at the commit the site is built from."""
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=book.ROOT, capture_output=True, text=True)
+    return f"git+{repo_url}" + (f"@{commit.stdout.strip()}" if commit.returncode == 0 else "")
+
+
+_notebooks: dict[str, str] = {}  # site path -> notebook, written by on_post_build
+
+
+def exercise_pages(files, config) -> None:
+    """Make the exercise notebooks pages again, in the language being built.
+
+    mkdocs-jupyter turns ``docs/<track>/exercises.ipynb`` into a page, then mkdocs-static-i18n
+    rebuilds every file as a plain ``File`` and the notebook becomes a download (the plugins'
+    known clash, mkdocs-static-i18n issue #198). Wrap each back, at the address i18n gives the
+    page (``zh/<track>/exercises/`` for ``exercises.zh.ipynb``); the other language's copy goes.
+    """
+    from mkdocs_jupyter.plugin import NotebookFile
+
+    language = config.plugins["i18n"].current_language
+    for file in [f for f in files if re.search(r"(^|/)exercises(\.zh)?\.ipynb$", f.src_uri)]:
+        files.remove(file)
+        if (getattr(file, "localization", None) or "en") != language:
+            continue
+        page = NotebookFile(file, config.use_directory_urls, config.site_dir)
+        folder = ("zh/" if language == "zh" else "") + re.sub(r"(\.zh)?\.ipynb$", "", file.src_uri)
+        page.dest_path = f"{folder}/index.html"
+        page.abs_dest_path = os.path.normpath(os.path.join(config.site_dir, page.dest_path))
+        page.url = f"{folder}/"
+        files.append(page)
 
 
 @event_priority(-100)  # after mkdocs-static-i18n has sorted the files by language
 def on_files(files, config):
+    exercise_pages(files, config)
     for name in KATEX_FILES + sorted(str(p.relative_to(KATEX)) for p in KATEX.glob("fonts/*.woff2")):
         files.append(File.generated(config, f"assets/katex/{name}", abs_src_path=str(KATEX / name)))
     for script in sorted((book.ROOT / "docs_src").rglob("*.py")):
-        relative = script.relative_to(book.ROOT)
-        files.append(File.generated(config, notebook_uri(str(relative)),
-                                    content=make_notebook(script, config.extra["repo_url"])))
+        for language in LABELS:  # placeholders, so that links to them check; each page writes its own
+            files.append(File.generated(config, notebook_uri(str(script.relative_to(book.ROOT)), language),
+                                        content=""))
     return files
 
 
@@ -287,7 +308,8 @@ def page_name(page) -> str:
     return str(Path(page.file.src_uri).with_suffix("")).removesuffix(".zh")
 
 
-def _figure_html(contents: bytes, extension: str, alt: str, page, config) -> str:
+def _page_figure(contents: bytes, alt: str, page) -> tuple[bytes, str]:
+    """A figure and its alt text in the page's language (stand-in stamp, zh figure text)."""
     global _figure_text
     language = getattr(page.file, "locale", "en")
     note = book.STANDIN_NOTE["en"].encode()
@@ -301,6 +323,10 @@ def _figure_html(contents: bytes, extension: str, alt: str, page, config) -> str
             raise PluginError(f"{page.file.src_path}: a figure has text with no Chinese in "
                               f"{FIGURE_TEXT.name}: {sorted(set(missing))}")
         contents = svg.encode()
+    return contents, alt
+
+
+def _figure_html(contents: bytes, extension: str, alt: str, page, config) -> str:
     uri = f"assets/figures/{hashlib.sha256(contents).hexdigest()[:16]}.{extension}"
     target = Path(config.site_dir) / uri
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -313,12 +339,46 @@ def _figure_html(contents: bytes, extension: str, alt: str, page, config) -> str
             f'<img src="{src}" alt="{alt}" width="{width}" height="{height}" loading="lazy"></a>\n</figure>')
 
 
-def _buttons(fences, page, labels, config) -> str:
-    scripts = sorted({m["path"] for f in fences for m in map(book.INCLUDE.match, f.includes)
-                      if m["path"].startswith("docs_src/")})
-    if len(scripts) != 1:
-        return ""
-    uri = notebook_uri(scripts[0])
+PRACTICE = {"en": '!!! tip "Practice"\n    {links}: exercises on this chapter, with answers checked as you go.',
+            "zh": '!!! tip "练习"\n    {links}：与本章配套的练习，每道题的答案都会当场检查。'}
+
+
+def _notebook_prose(path: Path) -> str:
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    return "\n".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown")
+
+
+@functools.cache
+def exercises_for_page() -> dict[str, list[str]]:
+    """Chapter (``nn/lenet.md``) -> the exercise notebooks (``nn/exercises.ipynb``) that link to it."""
+    practised: dict[str, list[str]] = {}
+    for path in sorted((book.ROOT / "docs").glob("*/exercises.ipynb")):
+        uri = str(path.relative_to(book.ROOT / "docs"))
+        for target in re.findall(r"\]\(([^)#\s]+\.md)", _notebook_prose(path)):
+            notebooks = practised.setdefault(posixpath.normpath(posixpath.join(posixpath.dirname(uri), target)), [])
+            notebooks += [] if uri in notebooks else [uri]
+    return practised
+
+
+def practice_note(page, language: str) -> str:
+    """The tip at the end of a chapter linking to the exercises that practise it ("" if none)."""
+    chapter = page.file.src_uri.replace(".zh.md", ".md")
+    links = []
+    for uri in exercises_for_page().get(chapter, []):
+        path = book.ROOT / "docs" / (uri.replace(".ipynb", ".zh.ipynb") if language == "zh" else uri)
+        title = re.search(r"^# (.+)$", _notebook_prose(path), flags=re.M)[1]
+        links.append(f"[{title}]({posixpath.relpath(uri, posixpath.dirname(chapter))})")
+    return PRACTICE[language].format(links=("、" if language == "zh" else ", ").join(links)) if links else ""
+
+
+def _chapter_script(fences) -> str | None:
+    """The docs_src script a chapter's code comes from (None for a page with code from several)."""
+    scripts = {m["path"] for f in fences for m in map(book.INCLUDE.match, f.includes)
+               if m["path"].startswith("docs_src/")}
+    return scripts.pop() if len(scripts) == 1 else None
+
+
+def _buttons(uri: str, page, labels, config) -> str:
     link = get_relative_url(uri, page.file.src_uri)
     repo = config.extra["repo_url"].rstrip("/").removeprefix("https://github.com/")
     colab = f"https://colab.research.google.com/github/{repo}/blob/gh-pages/{uri}"
@@ -354,22 +414,33 @@ def on_page_markdown(markdown, page, config, files):
         return markdown
     labels = LABELS[getattr(page.file, "locale", "en")]
     results = _run_page(fences, page_name(page))
-    lines = markdown.split("\n") + ["", run_stamp_html(results["stamp"], labels["language"])]
-    for fence, (stdout, figures) in reversed(list(zip(fences, results["fences"]))):
+    shown = [(stdout, [(*_page_figure(contents, fence.alt or "", page), extension)
+                       for contents, extension in figures])
+             for fence, (stdout, figures) in zip(fences, results["fences"])]
+    practice = practice_note(page, labels["language"])
+    lines = markdown.split("\n") + (["", practice] if practice else []) + ["", run_stamp_html(results["stamp"], labels["language"])]
+    for fence, (stdout, figures) in reversed(list(zip(fences, shown))):
         if figures and not fence.alt:
             raise PluginError(f"{page.file.src_path}: the fence at line {fence.first_line} draws a "
                               'figure but has no alt text (add alt="..." to its info string)')
         block = []
         if stdout.strip():
             block += ["", f'```{{ .text .no-copy title="{labels["output"]}" }}', stdout.rstrip("\n"), "```"]
-        block += ["", *(_figure_html(*figure, fence.alt, page, config) for figure in figures)] if figures else []
+        block += ["", *(_figure_html(contents, extension, alt, page, config)
+                        for contents, alt, extension in figures)] if figures else []
         lines[fence.end_line:fence.end_line] = block
         opening = fence.first_line - 2
         lines[opening] = book.ALT.sub("", lines[opening])
-    buttons = _buttons(fences, page, labels, config)
-    if buttons:
+    script = _chapter_script(fences)
+    if script:
+        uri = notebook_uri(script, labels["language"])
+        _notebooks[uri] = notebook.chapter_notebook(
+            markdown, fences, [(stdout, [(contents, extension) for contents, _, extension in figures])
+                               for stdout, figures in shown],
+            src_uri=page.file.src_uri, language=labels["language"], site_url=config.site_url,
+            requirement=_requirement(config.extra["repo_url"]))
         title = next(i for i, line in enumerate(lines) if line.startswith("# "))
-        lines[title + 1:title + 1] = ["", buttons]
+        lines[title + 1:title + 1] = ["", _buttons(uri, page, labels, config)]
     return "\n".join(lines)
 
 
@@ -470,6 +541,8 @@ def split_search_index(site_dir: Path) -> None:
 @event_priority(-100)  # after the search plugin has written the index
 def on_post_build(config):
     _math.save()
+    for uri, content in _notebooks.items():
+        (Path(config.site_dir) / uri).write_text(content, encoding="utf-8")
     split_search_index(Path(config.site_dir))
     robots = f"User-agent: *\nAllow: /\nSitemap: {config.site_url}sitemap.xml\n"
     (Path(config.site_dir) / "robots.txt").write_text(robots, encoding="utf-8")
