@@ -476,6 +476,8 @@ ZH_INTERFACE = {r'title="Permanent link"': 'title="永久链接"',
 
 
 def on_page_content(page_html, page, config, files):
+    if page.file.src_uri.endswith(".ipynb"):
+        page_html = notebook_page(page_html, page, files, config, LABELS[getattr(page.file, "locale", "en") or "en"])
     if getattr(page.file, "locale", "en") == "zh":
         page_html = join_cjk_lines(page_html)
         for english, chinese in ZH_INTERFACE.items():
@@ -483,6 +485,62 @@ def on_page_content(page_html, page, config, files):
     page_html, plain = render_math(page_html, page)
     page.meta.setdefault("description", summary(plain))
     return page_html
+
+
+NOTEBOOK_CHROME = re.compile(r"<style\b.*?</style>|<script\b.*?</script>|<!--.*?-->", flags=re.S)
+NOTEBOOK_WIDGETS = ("celltoolbar", "zeroclipboard-container", "clipboard-copy-txt")  # tags, a second copy button
+MARKDOWN_LINK = re.compile(r'href="(?!https?:|#|/)([^"#]+\.md)(#[^"]*)?"')
+DOLLAR_MATH = re.compile(r"\$\$(.+?)\$\$|\$([^$\n]+?)\$", flags=re.S)
+CODE = re.compile(r"(<pre\b.*?</pre>|<code\b.*?</code>)", flags=re.S)
+
+
+def _without_divs(page_html: str, class_name: str) -> str:
+    """``page_html`` without the ``<div class="<class_name>">`` elements (nested divs and all)."""
+    start = re.compile(rf'<div class="{class_name}"')
+    while match := start.search(page_html):
+        depth, position = 0, match.start()
+        for tag in re.finditer(r"<(/?)div\b[^>]*>", page_html[position:]):
+            depth += -1 if tag[1] else 1
+            if depth == 0:
+                page_html = page_html[:position] + page_html[position + tag.end():]
+                break
+    return page_html
+
+
+def notebook_page(page_html: str, page, files, config, labels: dict) -> str:
+    """An exercise notebook rendered by mkdocs-jupyter, made a page of this book: no inline
+    JupyterLab styles and no scripts (its MathJax and Mermaid came from a CDN), math by KaTeX like
+    every page, code blocks as Material's (with its copy button), links to chapters resolved, and
+    the download and Colab buttons in the page's language."""
+    page_html = NOTEBOOK_CHROME.sub("", page_html)
+    for class_name in NOTEBOOK_WIDGETS:
+        page_html = _without_divs(page_html, class_name)
+    page_html = page_html.replace('class="highlight-ipynb hl-python"', 'class="highlight"')
+    page_html = re.sub(r'(<div class="highlight"><pre>)(.*?)(</pre>)', r"\1<code>\2</code>\3", page_html, flags=re.S)
+    page_html = page_html.replace('<div class="jp-Cell-inputWrapper" tabindex="0">', '<div class="jp-Cell-inputWrapper">')
+    page_html = re.sub(r'(<h\d) id="">(.*?)<a class="anchor-link" href="#">¶</a>', r"\1>\2", page_html)  # (CJK title)
+    page_html = re.sub(r'<a class="anchor-link" href="(#[^"]*)">¶</a>',
+                       r'<a class="headerlink" href="\1" title="Permanent link">¶</a>', page_html)
+    folder = posixpath.dirname(page.file.src_uri)
+
+    def chapter_link(match: re.Match) -> str:
+        target = files.get_file_from_path(posixpath.normpath(posixpath.join(folder, match[1])))
+        if target is None:
+            raise PluginError(f"{page.file.src_path}: a link to {match[1]}, which does not exist")
+        return f'href="{get_relative_url(target.url, page.url)}{match[2] or ""}"'
+
+    def math(match: re.Match) -> str:
+        return (f'<div class="arithmatex">\\[{match[1]}\\]</div>' if match[1] is not None
+                else f'<span class="arithmatex">\\({match[2]}\\)</span>')
+
+    parts = CODE.split(MARKDOWN_LINK.sub(chapter_link, page_html))
+    page_html = "".join(part if CODE.fullmatch(part) else DOLLAR_MATH.sub(math, part) for part in parts)
+    name = Path(page.file.abs_src_path).name
+    repo = config.extra["repo_url"].rstrip("/").removeprefix("https://github.com/")
+    colab = f"https://colab.research.google.com/github/{repo}/blob/gh-pages/{page.url}{name}"
+    buttons = (f'<p data-search-exclude><a class="md-button" href="{name}" download>{labels["download"]}</a> '
+               f'<a class="md-button" href="{colab}">{labels["colab"]}</a></p>')
+    return re.sub(r"(</h1>)", r"\1" + buttons.replace("\\", "\\\\"), page_html, count=1)
 
 
 def simplified_chinese(output: str) -> str:

@@ -345,11 +345,11 @@ def counting_allreduce_hook(calls: list, bucket):  # no annotations: DDP compare
     the bucket's number of elements to ``calls``.
 
     Args:
-        calls: the list that records one entry per all-reduce.
-        bucket: the ``dist.GradBucket`` DDP passes in.
+        calls (list): the list that records one entry per all-reduce.
+        bucket (torch.distributed.GradBucket): the bucket DDP passes in.
 
     Returns:
-        The future of the averaged bucket, as DDP expects.
+        future (torch.futures.Future): the averaged bucket, as DDP expects.
 
     Raises:
         TypeError: if calls is not a list.
