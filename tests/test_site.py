@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 import sys
-from html import unescape
+from html import escape as html_escape, unescape
 from html.parser import HTMLParser
 from urllib.parse import unquote, urljoin, urlsplit
 from xml.etree import ElementTree
@@ -76,6 +76,35 @@ def test_chapters_show_real_output_and_offer_a_notebook(site, page, language):
     notebook = (site / page_url(page, language)).parent / notebook_href
     nbformat.validate(nbformat.read(notebook, as_version=4))
     assert "colab.research.google.com/github/" in html
+
+
+EXERCISES = [page for page in NAV_PAGES if page.endswith("/exercises.ipynb")]
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_exercise_pages_are_notebook_pages_in_their_language_and_chapters_link_to_them(site, language):
+    """mkdocs-jupyter renders each track's exercises in the page's language (with mkdocs-static-i18n:
+    the hook re-wraps them), with a download of that language's notebook; every chapter an exercise
+    practises links back to the exercise page."""
+    assert len(EXERCISES) >= 13
+    practised = 0
+    for page in EXERCISES:
+        html = (site / page_url(page, language)).read_text(encoding="utf-8")
+        source = ROOT / "docs" / (page if language == "en" else page.replace(".ipynb", ".zh.ipynb"))
+        notebook = nbformat.read(source, as_version=4)
+        title = notebook.cells[0].source.splitlines()[0].removeprefix("# ")
+        assert f">{html_escape(title)}</h1>" in html, f"{page} ({language}) is not the {language} notebook"
+        assert 'class="jupyter-wrapper"' in html and "<style" not in html.split("<body", 1)[1]
+        download = re.search(r'<a class="md-button" href="([^"]+\.ipynb)" download>', html)[1]
+        assert (site / page_url(page, language)).parent.joinpath(download).is_file()
+        assert download == Path(source).name
+        for chapter in set(re.findall(r"\]\(([^)#\s]+\.md)", "".join(c.source for c in notebook.cells))):
+            target = os.path.normpath(os.path.join(os.path.dirname(page), chapter))
+            chapter_html = (site / page_url(target, language)).read_text(encoding="utf-8")
+            assert re.search(r'href="(\.\./)*' + re.escape(os.path.dirname(page)) + r'/exercises/"|href="\.\./exercises/"',
+                             chapter_html), f"{target} ({language}) does not link to {page}"
+            practised += 1
+    assert practised >= 40
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])

@@ -213,3 +213,28 @@ def hymenoptera(split: str = "train", transform: Callable | None = None,
     if split not in ("train", "val"):
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
     return ImageFolder(hymenoptera_folder(root) / split, transform=transform)
+
+
+BOOK_TEXT = SAMPLES / "book_text.txt"
+
+
+def book_text() -> str:
+    """The prose of this book's own pages, in English and Chinese, as one string (a few hundred KB).
+
+    Real text that ships with the package, for training small language models
+    offline. ``tools/make_text_sample.py`` extracted it from the pages: the
+    opening paragraphs of every chapter, code, math and markup removed, one
+    paragraph per line, each English page followed by its Chinese twin. Encode
+    it (``text.encode("utf-8")``) for a byte-level model: an English letter is
+    one byte, a Chinese character three.
+
+    Returns:
+        The text, decoded from UTF-8.
+
+    Raises:
+        FileNotFoundError: if the package was installed without its samples.
+    """
+    if not BOOK_TEXT.is_file():
+        raise FileNotFoundError(f"{BOOK_TEXT} is missing: reinstall pytorch_notes with its samples, "
+                                "or run tools/make_text_sample.py in the book's repository")
+    return BOOK_TEXT.read_text(encoding="utf-8")
