@@ -185,6 +185,21 @@ def ddpm_loss(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sched
 
 
 @torch.no_grad()
+def _sampler_noise(model, shape: tuple, generator: torch.Generator | None,
+                   device: torch.device | str | None) -> tuple[torch.device, Callable[[], torch.Tensor]]:
+    """Where a sampler works (``device``, else the model's, else the CPU) and how it draws
+    standard normal noise: on the generator's device, so one seed gives the same samples anywhere."""
+    if device is None:
+        first = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+        device = first.device if first is not None else torch.device("cpu")
+    noise_device = generator.device if generator is not None else device
+
+    def normal() -> torch.Tensor:
+        return torch.randn(shape, generator=generator, device=noise_device).to(device)
+
+    return device, normal
+
+
 def ddpm_sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], schedule: DDPMSchedule,
                 shape: tuple[int, ...], generator: torch.Generator | None = None,
                 device: torch.device | str | None = None,
@@ -224,13 +239,7 @@ def ddpm_sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sch
     check_type("shape", shape, (tuple, list, torch.Size), "a tuple of ints")
     shape = tuple(int(check_int(f"shape[{i}]", size, 1)) for i, size in enumerate(shape))
     check_type("generator", generator, (torch.Generator, type(None)), "a torch.Generator or None")
-    if device is None:  # the model's device, else the CPU
-        first = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
-        device = first.device if first is not None else torch.device("cpu")
-    noise_device = generator.device if generator is not None else device
-
-    def normal() -> torch.Tensor:  # drawn on the generator's device: one seed, the same samples anywhere
-        return torch.randn(shape, generator=generator, device=noise_device).to(device)
+    device, normal = _sampler_noise(model, shape, generator, device)
 
     x = normal()  # x_T
     trajectory = [x]
@@ -306,13 +315,7 @@ def ddim_sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sch
     check_type("generator", generator, (torch.Generator, type(None)), "a torch.Generator or None")
     if noise is not None:
         check_tensor("noise", noise, shape)
-    if device is None:  # the model's device, else the CPU
-        first = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
-        device = first.device if first is not None else torch.device("cpu")
-    noise_device = generator.device if generator is not None else device
-
-    def normal() -> torch.Tensor:  # drawn on the generator's device: one seed, the same samples anywhere
-        return torch.randn(shape, generator=generator, device=noise_device).to(device)
+    device, normal = _sampler_noise(model, shape, generator, device)
 
     x = normal() if noise is None else noise.to(device, torch.float32)  # x_T
     trajectory = [x]

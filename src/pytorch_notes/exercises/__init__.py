@@ -43,6 +43,17 @@ def expect(condition: object, en: str, zh: str) -> None:
         raise Wrong(en, zh)
 
 
+def expect_tensor(result: object, name: str, shape: tuple) -> torch.Tensor:
+    """The reader's ``name`` returned ``result``: pass it on if it is a tensor of ``shape``,
+    else raise :class:`Wrong` saying what came instead (None, another type, another shape)."""
+    expect(result is not None, f"{name} returned None: compute the result and return it.",
+           f"{name} 返回了 None：把结果算出来并返回。")
+    expect(isinstance(result, torch.Tensor), f"{name} should return a tensor.", f"{name} 应当返回一个张量。")
+    expect(tuple(result.shape) == shape, f"{name} returned shape {tuple(result.shape)}, expected {shape}.",
+           f"{name} 返回的形状是 {tuple(result.shape)}，应当是 {shape}。")
+    return result
+
+
 def exercise(name: str, en: str, zh: str) -> Callable:
     """Register the decorated function as the check of exercise ``name``.
 

@@ -12,19 +12,8 @@ from pytorch_notes.attention import (
     causal_mask,
     scaled_dot_product_attention,
 )
-from pytorch_notes.exercises import exercise, expect
+from pytorch_notes.exercises import exercise, expect, expect_tensor
 from pytorch_notes.positional import sinusoidal_encoding
-
-
-def _tensor(result, name: str, shape: tuple) -> torch.Tensor:
-    """The reader's result as a tensor of ``shape``, or Wrong."""
-    expect(result is not None, f"{name} returned None: compute the result and return it.",
-           f"{name} 返回了 None：把结果算出来并返回。")
-    expect(isinstance(result, torch.Tensor), f"{name} should return a tensor.",
-           f"{name} 应当返回一个张量。")
-    expect(tuple(result.shape) == shape, f"{name} returned shape {tuple(result.shape)}, expected "
-           f"{shape}.", f"{name} 返回的形状是 {tuple(result.shape)}，应当是 {shape}。")
-    return result.detach()
 
 
 @exercise("architecture.attention",
@@ -37,7 +26,7 @@ def _(answer):
     q, k = (torch.randn(2, 5, 16, generator=generator) for _ in range(2))
     v = torch.randn(2, 5, 3, generator=generator)
     mask = causal_mask(5)
-    out = _tensor(answer(q, k, v, mask), "attention", (2, 5, 3))
+    out = expect_tensor(answer(q, k, v, mask), "attention", (2, 5, 3))
     scores = q @ k.transpose(-2, -1)
 
     def attend(scores, keep, dim=-1):
@@ -98,7 +87,7 @@ def _(answer):
     expect(callable(answer), "the answer should be the function sinusoidal itself.",
            "答案应当是函数 sinusoidal 本身。")
     positions = torch.arange(12)
-    table = _tensor(answer(positions, 8), "sinusoidal", (12, 8)).to(torch.float32)
+    table = expect_tensor(answer(positions, 8), "sinusoidal", (12, 8)).to(torch.float32)
     expected = sinusoidal_encoding(positions, 8)
     expect(not torch.allclose(table, torch.cat([expected[:, 0::2], expected[:, 1::2]], 1),
                               atol=1e-5),
@@ -124,7 +113,7 @@ def _(answer):
            "答案应当是函数 layer_norm 本身。")
     generator = torch.Generator().manual_seed(1)
     x = 3 + 2 * torch.randn(4, 6, 5, generator=generator)
-    out = _tensor(answer(x), "layer_norm", (4, 6, 5))
+    out = expect_tensor(answer(x), "layer_norm", (4, 6, 5))
     expected = F.layer_norm(x, (5,))
     expect(not torch.allclose(out, expected * math.sqrt(4 / 5), atol=1e-4),
            "the outputs are a little too small: the variance inside LayerNorm is divided by n, "
@@ -161,7 +150,7 @@ def _(answer):
     x = 1 + torch.randn(3, 6, generator=generator)
     with torch.no_grad():
         parameters[0].copy_(torch.linspace(0.5, 2.0, 6))
-    out = _tensor(norm(x), "RMSNorm(6)", (3, 6))
+    out = expect_tensor(norm(x), "RMSNorm(6)", (3, 6))
     gain = torch.linspace(0.5, 2.0, 6)
     rms = x.pow(2).mean(dim=-1, keepdim=True).add(1e-6).sqrt()
     expect(not torch.allclose(out, F.layer_norm(x, (6,), eps=1e-6) * gain, atol=1e-4),
@@ -195,7 +184,7 @@ def _(answer):
     generator = torch.Generator().manual_seed(3)
     x = torch.randn(2, 6, 16, generator=generator)
     mask = causal_mask(6)
-    out = _tensor(module(x, mask), "SelfAttention(16, 4)(x, mask)", (2, 6, 16))
+    out = expect_tensor(module(x, mask), "SelfAttention(16, 4)(x, mask)", (2, 6, 16))
     expected, _ = reference(x, x, x, mask)
     expect(not torch.allclose(out, _one_head(reference, x, mask), atol=1e-5),
            "this is one head of size 16: split d_model into num_heads heads of size d_model / "

@@ -6,18 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pytorch_notes.exercises import exercise, expect
-
-
-def _tensor(result, name: str, shape: tuple) -> torch.Tensor:
-    """The reader's result as a tensor of ``shape``, or Wrong."""
-    expect(result is not None, f"{name} returned None: compute the result and return it.",
-           f"{name} 返回了 None：把结果算出来并返回。")
-    expect(isinstance(result, torch.Tensor), f"{name} should return a tensor.",
-           f"{name} 应当返回一个张量。")
-    expect(tuple(result.shape) == shape, f"{name} returned shape {tuple(result.shape)}, expected "
-           f"{shape}.", f"{name} 返回的形状是 {tuple(result.shape)}，应当是 {shape}。")
-    return result
+from pytorch_notes.exercises import exercise, expect, expect_tensor
 
 
 @exercise("generative.gaussian-kl",
@@ -29,7 +18,7 @@ def _(answer):
     generator = torch.Generator().manual_seed(0)
     mu = torch.randn(5, 3, dtype=torch.float64, generator=generator)
     logvar = torch.randn(5, 3, dtype=torch.float64, generator=generator)
-    out = _tensor(answer(mu, logvar), "kl_to_prior", (5,)).detach()
+    out = expect_tensor(answer(mu, logvar), "kl_to_prior", (5,)).detach()
     terms = mu**2 + logvar.exp() - logvar - 1
     expect(not torch.allclose(out, 0.5 * terms.mean(dim=1)),
            "the terms are averaged over the latent dimensions: the dimensions are independent, "
@@ -56,7 +45,7 @@ def _(answer):
     logvar = torch.tensor([0.25, 4.0]).log().repeat(20_000, 1).requires_grad_()
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        z = _tensor(answer(mu, logvar), "reparameterize", (20_000, 2))
+        z = expect_tensor(answer(mu, logvar), "reparameterize", (20_000, 2))
     expect(z.requires_grad, "no gradient reaches μ and log σ²: draw ε from N(0, I) and build z "
            "from μ and σ with ordinary arithmetic.",
            "梯度到不了 μ 和 log σ²：从 N(0, I) 抽取 ε，再用普通的算术由 μ 和 σ 构造 z。")
@@ -208,7 +197,7 @@ def _(answer):
     x0 = torch.randn(6, 2, dtype=torch.float64, generator=generator)
     noise = torch.randn(6, 2, dtype=torch.float64, generator=generator)
     t = torch.tensor([1, 3, 10, 25, 40, 50])
-    out = _tensor(answer(x0, t, noise, betas), "q_sample", (6, 2)).detach().double()
+    out = expect_tensor(answer(x0, t, noise, betas), "q_sample", (6, 2)).detach().double()
 
     def closed_form(bars):
         coef = bars[t][:, None]
@@ -253,7 +242,7 @@ def _(answer):
            "答案应当是函数 sample 本身。")
     betas, alpha_bars = _schedule()
     model = _ideal_noise_predictor(alpha_bars)
-    samples = _tensor(answer(model, betas, 4000, torch.Generator().manual_seed(3)), "sample",
+    samples = expect_tensor(answer(model, betas, 4000, torch.Generator().manual_seed(3)), "sample",
                       (4000, 2)).detach().double()
     expect(torch.isfinite(samples).all(), "the samples hold inf or NaN: check the coefficients of "
            "each step.", "样本里有 inf 或 NaN：检查每一步的系数。")
