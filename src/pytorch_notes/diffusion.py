@@ -184,7 +184,6 @@ def ddpm_loss(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sched
     return F.mse_loss(prediction, noise)
 
 
-@torch.no_grad()
 def _sampler_noise(model, shape: tuple, generator: torch.Generator | None,
                    device: torch.device | str | None) -> tuple[torch.device, Callable[[], torch.Tensor]]:
     """Where a sampler works (``device``, else the model's, else the CPU) and how it draws
@@ -200,6 +199,7 @@ def _sampler_noise(model, shape: tuple, generator: torch.Generator | None,
     return device, normal
 
 
+@torch.no_grad()
 def ddpm_sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], schedule: DDPMSchedule,
                 shape: tuple[int, ...], generator: torch.Generator | None = None,
                 device: torch.device | str | None = None,
