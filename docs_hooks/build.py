@@ -518,9 +518,16 @@ def notebook_page(page_html: str, page, files, config, labels: dict) -> str:
     page_html = page_html.replace('class="highlight-ipynb hl-python"', 'class="highlight"')
     page_html = re.sub(r'(<div class="highlight"><pre>)(.*?)(</pre>)', r"\1<code>\2</code>\3", page_html, flags=re.S)
     page_html = page_html.replace('<div class="jp-Cell-inputWrapper" tabindex="0">', '<div class="jp-Cell-inputWrapper">')
-    page_html = re.sub(r'(<h\d) id="">(.*?)<a class="anchor-link" href="#">¶</a>', r"\1>\2", page_html)  # (CJK title)
-    page_html = re.sub(r'<a class="anchor-link" href="(#[^"]*)">¶</a>',
-                       r'<a class="headerlink" href="\1" title="Permanent link">¶</a>', page_html)
+    # Headings get the ids of the table of contents (mkdocs-jupyter builds it with Python-Markdown's
+    # slugs, nbconvert writes its own), and Material's permalinks.
+    anchors = iter([item.id for item in _toc_items(page.toc)])
+
+    def heading(match: re.Match) -> str:
+        anchor = next(anchors, "")
+        link = f'<a class="headerlink" href="#{anchor}" title="Permanent link">¶</a>' if anchor else ""
+        return f'<h{match[1]}{f" id={chr(34)}{anchor}{chr(34)}" if anchor else ""}>{match[2]}{link}</h{match[1]}>'
+
+    page_html = re.sub(r'<h(\d) id="[^"]*">(.*?)<a class="anchor-link" href="#[^"]*">¶</a></h\1>', heading, page_html)
     folder = posixpath.dirname(page.file.src_uri)
 
     def chapter_link(match: re.Match) -> str:
