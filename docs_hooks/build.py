@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import matplotlib
@@ -202,7 +203,12 @@ def exercise_pages(files, config) -> None:
         page.dest_path = f"{folder}/index.html"
         page.abs_dest_path = os.path.normpath(os.path.join(config.site_dir, page.dest_path))
         page.url = f"{folder}/"
+        base = folder.removeprefix("zh/")  # the twins, for the sitemap and the language switcher
+        page.alternates = {other: SimpleNamespace(page=None, url=("zh/" if other == "zh" else "") + base + "/")
+                           for other in LABELS}
         files.append(page)
+    # the sitemap lists each language's pages with their twins, from what i18n saw before this
+    config.plugins["i18n"].i18n_files_per_language[language] = files.documentation_pages()
 
 
 @event_priority(-100)  # after mkdocs-static-i18n has sorted the files by language
@@ -454,7 +460,7 @@ def summary(page_html: str, limit: int = 160) -> str:
         if len(text) > limit:
             cut = text[:limit - 1]
             text = (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2:] else cut) + "…"
-        return html.escape(text)
+        return html.escape(text, quote=False).replace('"', "&quot;")  # (an apostrophe stays one character)
     return ""
 
 

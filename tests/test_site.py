@@ -413,7 +413,7 @@ def test_every_page_has_reader_polish(site, language):
         description = _meta(html, "description")
         assert description and description == _meta(html, "og:description") and len(description) <= 170, page
         assert '<link rel="icon" href="' in html and "assets/favicon.svg" in html
-        source = page.removesuffix(".md") + suffix + ".md"
+        source = re.sub(r"\.(md|ipynb)$", rf"{suffix}.\1", page)
         assert re.search(rf'<a href="[^"]*/edit/main/docs/{re.escape(source)}"[^>]*rel="edit"', html), page
         date = re.search(r'git-revision-date-localized-plugin-date"[^>]*>([^<]+)<', html)
         assert date and re.search(r"\d{4}" if language == "en" else r"\d{4}年\d{1,2}月\d{1,2}日", date.group(1)), page

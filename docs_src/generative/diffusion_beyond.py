@@ -505,7 +505,14 @@ print(
     f"nearer the origin at t = 0.25 than at t = 0: {inwards:.0%}"
 )
 fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 3.6))
-left.plot(*path.numpy().transpose(2, 0, 1), color="C0", alpha=0.3, lw=0.6)
+# 300 paths drawn as one bitmap (rasterized), not 300 vector lines
+left.plot(
+    *path.numpy().transpose(2, 0, 1),
+    color="C0",
+    alpha=0.3,
+    lw=0.6,
+    rasterized=True,
+)
 left.scatter(*path[0].numpy().T, s=3, color="C7", label="start: noise (t = 0)")
 left.scatter(*path[-1].numpy().T, s=3, color="C3", label="end: samples (t = 1)")
 left.set_aspect("equal")

@@ -270,10 +270,12 @@ def ddim_sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sch
     rounded (``num_steps = T`` visits every step), and each jumps from ``t`` to
     the next step ``s`` (``s = 0`` after the last)::
 
-        eps     = model(x_t, t)
-        x0_hat  = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)
-        sigma   = eta * sqrt((1 - alpha_bar_s) / (1 - alpha_bar_t) * (1 - alpha_bar_t / alpha_bar_s))
-        x_s     = sqrt(alpha_bar_s) x0_hat + sqrt(1 - alpha_bar_s - sigma^2) eps + sigma z
+        eps    = model(x_t, t)
+        x0_hat = (x_t - sqrt(1 - a_t) eps) / sqrt(a_t)
+        sigma  = eta * sqrt((1 - a_s) / (1 - a_t) * (1 - a_t / a_s))
+        x_s    = sqrt(a_s) x0_hat + sqrt(1 - a_s - sigma^2) eps + sigma z
+
+    with ``a_t`` and ``a_s`` short for ``alpha_bar`` at ``t`` and ``s``.
 
     ``eta = 0`` is deterministic: the samples are a function of the starting
     noise, and after ``x_T`` nothing random is drawn. ``eta = 1`` with
