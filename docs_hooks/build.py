@@ -483,6 +483,7 @@ ZH_INTERFACE = {r'title="Permanent link"': 'title="永久链接"',
 
 def on_page_content(page_html, page, config, files):
     if page.file.src_uri.endswith(".ipynb"):
+        page.title = html.unescape(page.title)  # mkdocs-jupyter hands it over escaped: "&amp;" in the footer
         page_html = notebook_page(page_html, page, files, config, LABELS[getattr(page.file, "locale", "en") or "en"])
     if getattr(page.file, "locale", "en") == "zh":
         page_html = join_cjk_lines(page_html)

@@ -28,6 +28,7 @@ const markScrollBoxes = () => {
 
 document$.subscribe(() => {
   markScrollBoxes();
+  document.fonts.ready.then(markScrollBoxes);  // KaTeX's fonts widen equations once they load
   document.querySelector(".md-search[role=dialog]")?.setAttribute("aria-label", zh ? "搜索" : "Search");
 });
 window.addEventListener("resize", markScrollBoxes);
