@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: serve test test-oldest build linkcheck data setup clean
+.PHONY: serve test test-oldest build lighthouse linkcheck data setup clean
 
 serve: setup  ## the site with live reload on http://127.0.0.1:8000/
 	SITE_URL=http://127.0.0.1:8000/ $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
@@ -26,6 +26,9 @@ $(OLDEST)/.installed: pyproject.toml
 
 build: setup  ## the site into site/, failing on any warning
 	$(BIN)/mkdocs build --strict
+
+lighthouse: build  ## Lighthouse (mobile) on the five heaviest pages, both languages: test-results/lighthouse.md
+	$(BIN)/python tools/lighthouse.py site
 
 linkcheck: build  ## request every outside link of the site (needs internet; CI only lists them)
 	$(BIN)/python tools/check_external_links.py site --check

@@ -67,6 +67,24 @@ def test_twins_have_the_same_heading_structure(page):
     assert levels(page) == levels(twin(page))
 
 
+def test_the_api_reference_documents_every_public_module_once_in_both_languages():
+    """Each public module of pytorch_notes is on exactly one reference page (the same page in
+    both languages), and the reference's index links to it there."""
+    reference = DOCS / "reference"
+    modules = sorted(path.stem for path in (ROOT / "src" / "pytorch_notes").glob("[!_]*.py"))
+    found = {}
+    for language, pages in (("en", set(reference.glob("*.md")) - set(reference.glob("*.zh.md"))),
+                            ("zh", reference.glob("*.zh.md"))):
+        where = [(module, page.name.split(".")[0]) for page in pages if not page.name.startswith("index.")
+                 for module in re.findall(r"^::: pytorch_notes\.(\w+)$", page.read_text(encoding="utf-8"), flags=re.M)]
+        assert sorted(module for module, _ in where) == modules, f"{language}: each module once"
+        index = (reference / ("index.md" if language == "en" else "index.zh.md")).read_text(encoding="utf-8")
+        links = re.findall(r"\]\(([\w-]+)\.md#pytorch_notes\.(\w+)\)", index)
+        assert sorted((module, page) for page, module in links) == sorted(where), f"{language}: the index's links"
+        found[language] = sorted(where)
+    assert found["en"] == found["zh"]
+
+
 @pytest.mark.parametrize("page", EN_PAGES + ZH_PAGES, ids=relative)
 def test_no_python_fence_hides_in_an_admonition_or_tab(page):
     # pytest-markdown-docs (and the build's runner) only see top-level fences; an

@@ -32,7 +32,7 @@ CHROMIUM_FLAGS = [
 ]
 PAGE_BUDGET = 400_000  # bytes transferred by a page at load, its own figures excepted
 SAMPLE = ["", "autograd/autograd-basics/", "architecture/attention/", "generative/ddpm/",
-          "engineering/schedules/", "peft/lora/", "reference/"]
+          "engineering/schedules/", "peft/lora/", "reference/", "reference/layers/"]
 _weights: list[dict] = []
 
 
@@ -96,7 +96,7 @@ def visit(browser, served_site):
     contexts = []
 
     def load(path: str, **context_options) -> Visit:
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, **context_options)
+        context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **context_options})
         contexts.append(context)
         page = context.new_page()
         record = Visit(page, None)
@@ -271,6 +271,30 @@ def test_dark_mode_toggles(visit):
     assert page.evaluate(scheme) == "default"
 
 
+def test_blocks_far_below_the_screen_are_laid_out_only_when_reached(visit):
+    """A heavy page loads without drawing its lower blocks (content-visibility in extra.css), yet
+    every box there that scrolls sideways already takes keyboard focus; scrolled to, a block is drawn."""
+    page = visit("generative/ddpm/", **PHONE).page
+    drawn = """() => [...document.querySelectorAll('.md-content__inner > *')]
+        .filter(block => getComputedStyle(block).contentVisibility === 'auto' && block.firstElementChild)
+        .map(block => block.firstElementChild.checkVisibility({contentVisibilityAuto: true}))"""
+    at_load = page.evaluate(drawn)
+    assert at_load, "no block of the page is drawn only when it nears the screen"
+    assert at_load[0] and not at_load[-1], "the first block is drawn, the last one is not"
+    assert sum(at_load) < len(at_load) / 4, f"{sum(at_load)} of {len(at_load)} blocks were drawn at load"
+    page.wait_for_selector("body[data-scroll-boxes=measured]", state="attached")
+    far_and_wide = page.evaluate("""() => [...document.querySelectorAll('article div.arithmatex, article pre > code')]
+        .filter(box => box.getBoundingClientRect().top > 3 * innerHeight && box.scrollWidth > box.clientWidth + 1)
+        .map(box => [box.tabIndex, (box.matches('div.arithmatex') ? box.firstElementChild : box)
+                     .checkVisibility({contentVisibilityAuto: true})])""")
+    assert len(far_and_wide) >= 5, "wide boxes far down the page"
+    assert far_and_wide == [[0, False]] * len(far_and_wide), "each is focusable before it is drawn"
+    last = page.locator(".md-content__inner > .highlight").last
+    last.scroll_into_view_if_needed()
+    page.wait_for_function("block => block.firstElementChild.checkVisibility({contentVisibilityAuto: true})",
+                           arg=last.element_handle())
+
+
 def test_missing_page_answers_with_the_404_page(visit, served_site):
     loaded = visit("no/such/page/")
     page = loaded.page
@@ -296,12 +320,14 @@ def test_chinese_404_page(visit, served_site):
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 # the heaviest pages (most math, figures, DOM) and the home page, in both languages
-HEAVY = ["", "generative/ddpm/", "architecture/attention/", "nn/lenet/", "engineering/checkpointing/", "reference/",
+HEAVY = ["", "generative/ddpm/", "generative/diffusion-beyond/", "architecture/attention/", "nn/lenet/",
+         "engineering/checkpointing/", "reference/layers/",
          "losses/kl-divergence/"]  # (and the page with the longest inline formula)
 
 
 def _axe(page) -> list[str]:
     """The serious and critical accessibility violations axe-core finds on the loaded page."""
+    page.wait_for_selector("body[data-scroll-boxes=measured]", state="attached")  # (a11y.js)
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     return [f"{violation['id']} ({violation['impact']}): {len(violation['nodes'])}x, e.g. "
@@ -342,11 +368,17 @@ def test_heavy_pages_pass_axe_and_fit_on_a_phone_and_a_desk_in_light_and_dark(
         name = (path.strip("/").replace("/", "-") or "home") + f"-{language}-{device}-{scheme}.png"
         page.screenshot(path=str(shots / name))
         problems += [f"/{path} {violation}" for violation in _axe(page)]
-        wider = page.evaluate("""() => [...document.querySelectorAll('article pre, article div.arithmatex')]
-            .filter(box => box.scrollWidth > box.clientWidth + 1)
-            .filter(box => getComputedStyle(box).overflowX === 'visible' ||
-                           (box.tagName === 'DIV' && box.tabIndex !== 0))
-            .map(box => box.textContent.slice(0, 40))""")
+        wider = page.evaluate("""async () => {  // an equation box is marked once it nears the screen
+            const frames = () => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
+            const unmarked = [];
+            for (const box of document.querySelectorAll('article pre, article div.arithmatex')) {
+                if (box.scrollWidth <= box.clientWidth + 1) continue;
+                if (box.tagName === 'DIV') box.scrollIntoView({block: 'center'});
+                for (let wait = 0; box.tagName === 'DIV' && box.tabIndex !== 0 && wait < 10; wait++) await frames();
+                if (getComputedStyle(box).overflowX === 'visible' || (box.tagName === 'DIV' && box.tabIndex !== 0))
+                    unmarked.push(box.textContent.slice(0, 40));
+            }
+            return unmarked }""")
         problems += [f"/{path} overflows with no scroll box: {text!r}" for text in wider]
         off_column = page.evaluate("""() => {
             const right = document.querySelector('article').getBoundingClientRect().right;

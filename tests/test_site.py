@@ -24,6 +24,9 @@ NAV_PAGES = []
 
 def _nav_pages(items):
     for item in items:
+        if isinstance(item, str):  # a section's index page
+            NAV_PAGES.append(item)
+            continue
         for value in item.values():
             if isinstance(value, list):
                 _nav_pages(value)
@@ -36,7 +39,8 @@ CHAPTERS = [page for page in NAV_PAGES if '--8<-- "docs_src/' in (ROOT / "docs" 
 
 
 def page_url(page: str, language: str) -> str:
-    path = "index.html" if page == "index.md" else re.sub(r"\.(md|ipynb)$", "", page) + "/index.html"
+    stem = re.sub(r"\.(md|ipynb)$", "", page)
+    path = "index.html" if stem == "index" else stem.removesuffix("/index") + "/index.html"
     return path if language == "en" else f"zh/{path}"
 
 
@@ -305,7 +309,7 @@ def test_zh_pages_show_no_english_interface_text(site):
                 found.setdefault(string, str(page.relative_to(site)))
     assert not found, f"English interface text on zh pages: {found}"
     english = _Interface()
-    english.feed((site / "reference" / "index.html").read_text(encoding="utf-8"))
+    english.feed((site / "reference" / "training" / "index.html").read_text(encoding="utf-8"))
     english = {string for string in english.strings if _english_words(string)}
     assert {"Permanent link", "Parameters:", "Switch to dark mode", "required", "Made with"} <= english
 

@@ -83,6 +83,8 @@ def nav_titles() -> list[tuple[str, str, str]]:
 
     def walk(items):
         for item in items:
+            if isinstance(item, str):  # a section's index page: its title is the section's
+                continue
             for title, value in item.items():
                 if isinstance(value, list):
                     walk(value)

@@ -4,13 +4,16 @@
 //   arrow keys scroll it, and an equation box gets a name.
 // - The search dialog gets a name.
 const zh = document.documentElement.lang.startsWith("zh");
+const boxes = "article pre > code, article .md-typeset__scrollwrap, article div.arithmatex";
+const nearScreen = new Set();
 
-const markScrollBoxes = () => {
-  const boxes = "article pre > code, article .md-typeset__scrollwrap, article div.arithmatex";
+const markScrollBoxes = (candidates) => {
   // Measure every box first, then change attributes: a read after a write would
   // make the browser lay the page out again for each box.
-  const wide = [...document.querySelectorAll(boxes)]
-    .map((box) => [box, box.scrollWidth > box.clientWidth + 1]);
+  // (An equation box is itself a block that may not be drawn yet, and such a block does not
+  // measure its content: the typeset formula inside it does.)
+  const width = (box) => (box.matches("div.arithmatex") && box.firstElementChild || box).scrollWidth;
+  const wide = [...candidates].map((box) => [box, width(box) > box.clientWidth + 1]);
   for (const [box, scrolls] of wide) {
     const equation = box.matches("div.arithmatex");
     if (scrolls) {
@@ -26,9 +29,39 @@ const markScrollBoxes = () => {
   }
 };
 
+// Blocks far from the screen are not laid out at load (content-visibility in extra.css), and
+// measuring a box lays out its block. So a box near the screen is measured at once, and the
+// others a few at a time while the browser is idle, each turn short enough not to hold up
+// the page; <body data-scroll-boxes="measured"> says when all are done.
+const watcher = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    if (entry.isIntersecting) nearScreen.add(entry.target);
+    else nearScreen.delete(entry.target);
+  }
+  markScrollBoxes(entries.filter((entry) => entry.isIntersecting).map((entry) => entry.target));
+}, {rootMargin: "100% 0px"});
+const whenIdle = window.requestIdleCallback || ((run) => setTimeout(run, 50));
+
+let sweep = 0;  // a new sweep (after a resize) ends the one before
+const markAllScrollBoxes = () => {
+  const pending = [...document.querySelectorAll(boxes)], mine = ++sweep;
+  delete document.body.dataset.scrollBoxes;
+  const markSome = () => {
+    if (mine !== sweep) return;
+    const start = performance.now();
+    while (pending.length && performance.now() - start < 8) markScrollBoxes(pending.splice(0, 1));
+    if (pending.length) whenIdle(markSome);
+    else document.body.dataset.scrollBoxes = "measured";
+  };
+  whenIdle(markSome);
+};
+
 document$.subscribe(() => {
-  markScrollBoxes();
-  document.fonts.ready.then(markScrollBoxes);  // KaTeX's fonts widen equations once they load
+  document.querySelectorAll(boxes).forEach((box) => watcher.observe(box));
+  document.fonts.ready.then(markAllScrollBoxes);  // KaTeX's fonts widen equations once they load
   document.querySelector(".md-search[role=dialog]")?.setAttribute("aria-label", zh ? "搜索" : "Search");
 });
-window.addEventListener("resize", markScrollBoxes);
+window.addEventListener("resize", () => {
+  markScrollBoxes(nearScreen);
+  markAllScrollBoxes();
+});
