@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -293,6 +294,21 @@ def test_blocks_far_below_the_screen_are_laid_out_only_when_reached(visit):
     last.scroll_into_view_if_needed()
     page.wait_for_function("block => block.firstElementChild.checkVisibility({contentVisibilityAuto: true})",
                            arg=last.element_handle())
+
+
+def test_scroll_boxes_are_measured_once_their_fonts_are_in(browser, served_site):
+    """Laying out a far formula can send for a KaTeX font the page had not needed yet; on a slow
+    connection the box is measured again when the font is in, before it counts as measured."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.route("**/*.woff2", lambda route: (time.sleep(0.4), route.continue_()))
+    page.goto(served_site + "losses/label-smoothing/", wait_until="load")
+    page.wait_for_selector("body[data-scroll-boxes=measured]", state="attached")
+    boxes = page.evaluate("""() => [...document.querySelectorAll('article div.arithmatex')]
+        .map(box => [box.firstElementChild.scrollWidth > box.clientWidth + 1, box.tabIndex === 0])""")
+    context.close()
+    assert any(wide for wide, _ in boxes), "a formula wider than the column"
+    assert all(wide == focusable for wide, focusable in boxes), boxes
 
 
 def test_missing_page_answers_with_the_404_page(visit, served_site):

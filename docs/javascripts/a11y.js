@@ -40,18 +40,26 @@ const watcher = new IntersectionObserver((entries) => {
   }
   markScrollBoxes(entries.filter((entry) => entry.isIntersecting).map((entry) => entry.target));
 }, {rootMargin: "100% 0px"});
-const whenIdle = window.requestIdleCallback || ((run) => setTimeout(run, 50));
+const whenIdle = (run) => window.requestIdleCallback ? requestIdleCallback(run, {timeout: 500})
+  : setTimeout(run, 50);
 
 let sweep = 0;  // a new sweep (after a resize) ends the one before
 const markAllScrollBoxes = () => {
   const pending = [...document.querySelectorAll(boxes)], mine = ++sweep;
   delete document.body.dataset.scrollBoxes;
-  const markSome = () => {
+  const markSome = async () => {
     if (mine !== sweep) return;
-    const start = performance.now();
-    while (pending.length && performance.now() - start < 8) markScrollBoxes(pending.splice(0, 1));
+    const start = performance.now(), measured = [];
+    while (pending.length && performance.now() - start < 8) {
+      measured.push(pending.shift());
+      markScrollBoxes(measured.slice(-1));
+    }
+    if (document.fonts.status === "loading") {  // laying a formula out sent for a KaTeX font:
+      await document.fonts.ready;                // measure those boxes again once it is here
+      pending.unshift(...measured);
+    }
     if (pending.length) whenIdle(markSome);
-    else document.body.dataset.scrollBoxes = "measured";
+    else if (mine === sweep) document.body.dataset.scrollBoxes = "measured";
   };
   whenIdle(markSome);
 };
@@ -61,6 +69,7 @@ document$.subscribe(() => {
   document.fonts.ready.then(markAllScrollBoxes);  // KaTeX's fonts widen equations once they load
   document.querySelector(".md-search[role=dialog]")?.setAttribute("aria-label", zh ? "搜索" : "Search");
 });
+document.fonts.addEventListener("loadingdone", () => markScrollBoxes(nearScreen));
 window.addEventListener("resize", () => {
   markScrollBoxes(nearScreen);
   markAllScrollBoxes();
