@@ -82,9 +82,13 @@ def main(site: Path) -> int:
             print(rows[-1], flush=True)
     columns = ["page", *BARS, *METRICS.values(), "DOM elements"]
     lines = ["| " + " | ".join(columns) + " |", "| --- |" + " ---: |" * (len(columns) - 1)]
-    lines += ["| " + " | ".join(f"{row[column]:.3f}" if column == "CLS" else f"{row[column]:.2f}"
-                                if column in BARS else str(row[column]) if column == "page"
-                                else f"{row[column]:.0f}" for column in columns) + " |" for row in rows]
+    digits = {"page": None, "CLS": 3, **{category: 2 for category in BARS}}  # else whole numbers
+
+    def cell(row: dict, column: str) -> str:
+        places = digits.get(column, 0)
+        return row[column] if places is None else f"{row[column]:.{places}f}"
+
+    lines += ["| " + " | ".join(cell(row, column) for column in columns) + " |" for row in rows]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "lighthouse.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (RESULTS / "lighthouse.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")

@@ -69,7 +69,6 @@ document$.subscribe(() => {
   document.fonts.ready.then(markAllScrollBoxes);  // KaTeX's fonts widen equations once they load
   document.querySelector(".md-search[role=dialog]")?.setAttribute("aria-label", zh ? "搜索" : "Search");
 });
-document.fonts.addEventListener("loadingdone", () => markScrollBoxes(nearScreen));
 window.addEventListener("resize", () => {
   markScrollBoxes(nearScreen);
   markAllScrollBoxes();
