@@ -312,6 +312,19 @@ def test_scroll_boxes_are_measured_once_their_fonts_are_in(browser, served_site)
     assert all(wide == focusable for wide, focusable in boxes), boxes
 
 
+@pytest.mark.parametrize("section", ["training-on-the-ring", "ancestral-sampling"])
+def test_a_link_to_a_far_section_lands_on_its_heading(visit, section):
+    """The blocks above a far section are drawn only after the browser has scrolled to it, and
+    they change height; the page still settles with the heading at the top and the table of
+    contents marking that section."""
+    page = visit(f"generative/ddpm/#{section}").page
+    page.wait_for_function("""section => {
+        const heading = document.getElementById(section);
+        const top = heading.getBoundingClientRect().top, margin = parseFloat(getComputedStyle(heading).scrollMarginTop);
+        const marked = document.querySelector('.md-nav--secondary .md-nav__link--active');
+        return Math.abs(top - margin) <= 1 && marked && marked.hash === '#' + section }""", arg=section, timeout=10_000)
+
+
 def test_missing_page_answers_with_the_404_page(visit, served_site):
     loaded = visit("no/such/page/")
     page = loaded.page

@@ -3,6 +3,7 @@
 //   (extra.css shades the edge that hides more): such a box gets keyboard focus, so the
 //   arrow keys scroll it, and an equation box gets a name.
 // - The search dialog gets a name.
+// - A link to a section lands on its heading (see the end).
 const zh = document.documentElement.lang.startsWith("zh");
 const boxes = "article pre > code, article .md-typeset__scrollwrap, article div.arithmatex";
 const nearScreen = new Set();
@@ -73,3 +74,21 @@ window.addEventListener("resize", () => {
   markScrollBoxes(nearScreen);
   markAllScrollBoxes();
 });
+
+// The blocks above a section get their real heights only as they are drawn, which moves its
+// heading after the browser has scrolled to it (and the table of contents then marks the
+// section before). So while the article changes height in the first seconds, the page is
+// scrolled to the heading again, unless the reader has moved on.
+const landOnSection = () => {
+  const target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+  if (!target) return;
+  const resizes = new ResizeObserver(() => target.scrollIntoView());
+  const stop = () => resizes.disconnect();
+  for (const type of ["wheel", "touchmove", "keydown", "pointerdown"]) {
+    window.addEventListener(type, stop, {once: true, passive: true});
+  }
+  resizes.observe(document.querySelector("article"));
+  setTimeout(stop, 3000);
+};
+landOnSection();
+window.addEventListener("hashchange", landOnSection);
