@@ -598,7 +598,7 @@ def on_post_template(output, template_name, config):
 
 def split_search_index(site_dir: Path) -> None:
     """One search index per language: ``search/search_index.json`` keeps the English pages and
-    ``zh/search/search_index.json`` the Chinese ones (``lazy-search-index.js`` asks for the page's)."""
+    ``zh/search/search_index.json`` the Chinese ones (``lazy-search-index.html`` asks for the page's)."""
     index_file = site_dir / "search" / "search_index.json"
     index = json.loads(index_file.read_text(encoding="utf-8"))
     for language, keep in (("en", lambda location: not location.startswith("zh/")),

@@ -183,7 +183,7 @@ def test_page_loads_cleanly(visit, path, language):
     assert vitals["cls"] <= 0.1, f"layout shift {vitals['cls']:.3f} (figures need width and height)"
     assert weight <= PAGE_BUDGET, f"/{_prefix(language)}{path} transferred {weight} bytes at load (budget {PAGE_BUDGET})"
     assert not any("search_index.json" in request.url for request in loaded.finished), \
-        "the search index is fetched at load (docs/javascripts/lazy-search-index.js holds it until search opens)"
+        "the search index is fetched at load (overrides/partials/javascripts/lazy-search-index.html holds it until search opens)"
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
@@ -297,6 +297,48 @@ def test_blocks_far_below_the_screen_are_laid_out_only_when_reached(visit):
                            arg=last.element_handle())
 
 
+def test_code_blocks_are_set_up_on_first_sight_and_keep_keyboard_focus(visit):
+    """Material sets a code block up (its copy button) when it first comes into view (content.lazy),
+    so a long page does not lay every block out at load. A wide block set up on a phone keeps its
+    keyboard focus: Material takes it away on screens without hover, and a11y.js gives it back."""
+    page = visit("generative/ddpm/", **PHONE).page
+    page.wait_for_selector("body[data-scroll-boxes=measured]", state="attached")
+    blocks = page.evaluate("""() => [...document.querySelectorAll('article pre > code')].map(code =>
+        [code.scrollWidth > code.clientWidth + 1, code.tabIndex, !!code.parentElement.querySelector('.md-code__nav')])""")
+    set_up = [block[2] for block in blocks]
+    assert not set_up[-1] and sum(set_up) < len(blocks) / 4, f"{sum(set_up)} of {len(blocks)} set up at load"
+    last_wide = max(index for index, (wide, _, _) in enumerate(blocks) if wide)
+    assert blocks[last_wide][1:] == [0, False], "the last wide block, focusable before it is set up"
+    code = page.locator("article pre > code").nth(last_wide)
+    code.scroll_into_view_if_needed()
+    code.locator("xpath=..").locator("button[data-md-type=copy]").wait_for(state="attached")
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    assert code.evaluate("code => code.tabIndex") == 0, "set up, it still takes keyboard focus"
+
+
+def test_loading_a_page_leaves_the_colour_switch_mark_to_the_toggle(browser, served_site):
+    """Material marks <body> with data-md-color-switching while it switches colours, so that nothing
+    fades, and each mark restyles every element. On load the colours are already in place, and
+    quiet-palette-on-load.html (in overrides/partials/javascripts) skips that mark; the toggle
+    still marks the body, and then unmarks it."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="light")
+    page = context.new_page()
+    page.add_init_script("""window.marks = [];
+        new MutationObserver(changes => changes.forEach(change => window.marks.push(
+            change.target.hasAttribute('data-md-color-switching'))))
+        .observe(document, {subtree: true, attributeFilter: ['data-md-color-switching']});""")
+    page.goto(served_site + "generative/ddpm/", wait_until="load")
+    page.wait_for_load_state("networkidle")
+    page.evaluate("() => new Promise(done => setTimeout(done, 100))")  # Material unmarks a turn later
+    at_load = page.evaluate("window.marks")
+    page.click("form[data-md-component=palette] label:visible")
+    page.wait_for_function("window.marks.length >= 2")
+    toggled = page.evaluate("[window.marks, document.body.getAttribute('data-md-color-scheme')]")
+    context.close()
+    assert at_load == [], f"marked on load: {at_load}"
+    assert toggled == [[True, False], "slate"]
+
+
 def test_scroll_boxes_are_measured_once_their_fonts_are_in(browser, served_site):
     """Laying out a far formula can send for a KaTeX font the page had not needed yet; on a slow
     connection the box is measured again when the font is in, before it counts as measured."""
@@ -323,6 +365,15 @@ def test_a_link_to_a_far_section_lands_on_its_heading(visit, section):
         const top = heading.getBoundingClientRect().top, margin = parseFloat(getComputedStyle(heading).scrollMarginTop);
         const marked = document.querySelector('.md-nav--secondary .md-nav__link--active');
         return Math.abs(top - margin) <= 1 && marked && marked.hash === '#' + section }""", arg=section, timeout=10_000)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_link_into_the_reference_from_before_its_split_goes_on_to_the_objects_page(visit, language):
+    page = visit(_prefix(language) + "reference/#pytorch_notes.attention.KVCache").page
+    page.wait_for_url(f"**/{_prefix(language)}reference/layers/#pytorch_notes.attention.KVCache")
+    page.wait_for_function("""() => {
+        const top = document.getElementById('pytorch_notes.attention.KVCache').getBoundingClientRect().top;
+        return top >= 0 && top < innerHeight / 2 }""")
 
 
 def test_missing_page_answers_with_the_404_page(visit, served_site):

@@ -3,10 +3,12 @@
 //   (extra.css shades the edge that hides more): such a box gets keyboard focus, so the
 //   arrow keys scroll it, and an equation box gets a name.
 // - The search dialog gets a name.
-// - A link to a section lands on its heading (see the end).
+// - A link to a section lands on its heading, even one from before the API reference was
+//   split into pages (see the end).
 const zh = document.documentElement.lang.startsWith("zh");
 const boxes = "article pre > code, article .md-typeset__scrollwrap, article div.arithmatex";
 const nearScreen = new Set();
+const scrolls = new WeakMap();  // box → whether it scrolls sideways, as last measured
 
 const markScrollBoxes = (candidates) => {
   // Measure every box first, then change attributes: a read after a write would
@@ -15,9 +17,10 @@ const markScrollBoxes = (candidates) => {
   // measure its content: the typeset formula inside it does.)
   const width = (box) => (box.matches("div.arithmatex") && box.firstElementChild || box).scrollWidth;
   const wide = [...candidates].map((box) => [box, width(box) > box.clientWidth + 1]);
-  for (const [box, scrolls] of wide) {
+  for (const [box, sideways] of wide) {
     const equation = box.matches("div.arithmatex");
-    if (scrolls) {
+    scrolls.set(box, sideways);
+    if (sideways) {
       box.tabIndex = 0;
       if (equation) {
         box.setAttribute("role", "region");
@@ -70,6 +73,11 @@ document$.subscribe(() => {
   document.fonts.ready.then(markAllScrollBoxes);  // KaTeX's fonts widen equations once they load
   document.querySelector(".md-search[role=dialog]")?.setAttribute("aria-label", zh ? "搜索" : "Search");
 });
+// Material sets up a code block when it first comes into view (content.lazy in mkdocs.yml),
+// and on a screen without hover it takes the block's keyboard focus away then: give it back.
+new MutationObserver((changes) => markScrollBoxes(changes.map((change) => change.target)
+  .filter((box) => scrolls.has(box) && scrolls.get(box) !== box.hasAttribute("tabindex"))))
+  .observe(document.body, {subtree: true, attributeFilter: ["tabindex"]});
 window.addEventListener("resize", () => {
   markScrollBoxes(nearScreen);
   markAllScrollBoxes();
@@ -90,5 +98,14 @@ const landOnSection = () => {
   resizes.observe(document.querySelector("article"));
   setTimeout(stop, 3000);
 };
-landOnSection();
+// The API reference was one page before it was split by theme: a link to an object there
+// (reference/#pytorch_notes.module.name) goes on to the page that now holds its module.
+const movedReferenceLink = () => {
+  const module = location.hash.match(/^#(pytorch_notes\.\w+)/);
+  if (!module || document.getElementById(location.hash.slice(1))) return null;
+  return document.querySelector(`article a[href$="#${module[1]}"]`);
+};
+const moved = movedReferenceLink();
+if (moved) location.replace(moved.href.split("#")[0] + location.hash);
+else landOnSection();
 window.addEventListener("hashchange", landOnSection);
