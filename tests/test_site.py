@@ -163,6 +163,17 @@ def test_headings_with_math_have_anchors_without_tex(site):
     assert checked >= 20
 
 
+def test_the_api_reference_links_the_objects_docstrings_name(site):
+    """Docstrings name other objects with Sphinx roles (:class:`KVCache`), which Markdown would
+    show as text; the reference shows each as a link to the object's entry, on its page or another."""
+    for language in ("", "zh/"):
+        pages = {page.parent.name: page.read_text(encoding="utf-8")
+                 for page in (site / language / "reference").glob("*/index.html")}
+        assert not [name for name, html in pages.items() if re.search(r":(class|func|meth|attr|mod):", html)]
+        assert 'href="#pytorch_notes.attention.KVCache.append"' in pages["layers"]  # :meth:`append`
+        assert 'href="../layers/#pytorch_notes.attention.KVCache"' in pages["language"]  # from gpt
+
+
 COLUMN_PX = 720  # the text column on a desktop is 688 px: a figure drawn wider is shown shrunk
 FIGURE_BUDGET = 250_000  # bytes; the build makes heavy figures lighter (docs_hooks/build.py)
 
@@ -282,7 +293,8 @@ class _Interface(HTMLParser):
         if tag not in ("br", "img", "input", "link", "meta", "hr", "source", "wbr", "path"):
             self.open.append(dict(state, tag=tag))
         if (not state["skip"] or "md-footer__link" in classes) and "md-nav" not in classes:  # a nav's label is a title
-            self.strings += [attrs[name] for name in ("title", "aria-label", "placeholder") if attrs.get(name)]
+            names = ("aria-label", "placeholder") if "autorefs" in classes else ("title", "aria-label", "placeholder")
+            self.strings += [attrs[name] for name in names if attrs.get(name)]  # (a reference link's title: a signature)
 
     def handle_endtag(self, tag):
         if any(state["tag"] == tag for state in self.open):  # close it, and what it left open
