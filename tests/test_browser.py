@@ -346,7 +346,7 @@ def test_scroll_boxes_are_measured_once_their_fonts_are_in(browser, served_site)
     page = context.new_page()
     page.route("**/*.woff2", lambda route: (time.sleep(0.4), route.continue_()))
     page.goto(served_site + "losses/label-smoothing/", wait_until="load")
-    page.wait_for_selector("body[data-scroll-boxes=measured]", state="attached")
+    page.wait_for_function("document.body.dataset.scrollBoxes === 'measured' && document.fonts.status === 'loaded'")
     boxes = page.evaluate("""() => [...document.querySelectorAll('article div.arithmatex')]
         .map(box => [box.firstElementChild.scrollWidth > box.clientWidth + 1, box.tabIndex === 0])""")
     context.close()

@@ -71,6 +71,9 @@ const markAllScrollBoxes = () => {
 document$.subscribe(() => {
   document.querySelectorAll(boxes).forEach((box) => watcher.observe(box));
   document.fonts.ready.then(markAllScrollBoxes);  // KaTeX's fonts widen equations once they load
+  // and a font that arrives later (the browser may start a load after the layout that asked for
+  // it) can widen a box already measured: measure all again
+  document.fonts.addEventListener("loadingdone", markAllScrollBoxes);
   document.querySelector(".md-search[role=dialog]")?.setAttribute("aria-label", zh ? "搜索" : "Search");
 });
 // Material sets up a code block when it first comes into view (content.lazy in mkdocs.yml),
