@@ -143,7 +143,7 @@ def _(answer):
            "答案应当是函数 continuation_mass 本身。")
     previous = _book_bytes()[10_000:14_000]  # English and Chinese, with 2- and 3-byte characters
     generator = torch.Generator().manual_seed(0)
-    probs = torch.randn(len(previous), 256, generator=generator).mul(2).softmax(dim=-1)  # a model's output
+    probs = torch.randn(len(previous), 256, generator=generator).mul(2).softmax(dim=-1)  # random, in place of a model's
     out = _number(answer(probs, previous), "continuation_mass")
     opens = (previous >= 0xE0) & (previous < 0xF0)
     mass = probs[opens][:, 0x80:0xC0].sum(dim=-1)
